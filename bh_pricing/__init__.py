@@ -1,0 +1,1 @@
+"""bh-pricing: Belo Horizonte house prices as a Dagster asset graph."""

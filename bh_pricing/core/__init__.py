@@ -1,0 +1,1 @@
+"""Domain code: schemas, cleaning, features, models, evaluation, promotion. No Dagster here."""

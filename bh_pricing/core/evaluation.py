@@ -1,0 +1,68 @@
+"""Regression metrics, cross-validation and per-neighborhood residuals."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from sklearn.base import RegressorMixin, clone
+from sklearn.metrics import (
+    mean_absolute_error,
+    mean_absolute_percentage_error,
+    r2_score,
+    root_mean_squared_error,
+)
+from sklearn.model_selection import KFold, cross_validate
+
+METRICS = ("rmse", "mae", "mape", "r2")
+_SCORERS = {
+    "rmse": "neg_root_mean_squared_error",
+    "mae": "neg_mean_absolute_error",
+    "mape": "neg_mean_absolute_percentage_error",
+    "r2": "r2",
+}
+
+
+def regression_metrics(y_true: pd.Series | np.ndarray, y_pred: np.ndarray) -> dict[str, float]:
+    """RMSE, MAE (BRL), MAPE (fraction) and R² of predictions."""
+    return {
+        "rmse": float(root_mean_squared_error(y_true, y_pred)),
+        "mae": float(mean_absolute_error(y_true, y_pred)),
+        "mape": float(mean_absolute_percentage_error(y_true, y_pred)),
+        "r2": float(r2_score(y_true, y_pred)),
+    }
+
+
+def cross_validated_metrics(
+    estimator: RegressorMixin, X: pd.DataFrame, y: pd.Series, folds: int = 5, seed: int = 42
+) -> dict[str, float]:
+    """Mean and standard deviation of each metric over shuffled K folds (``cv_<m>``, ``cv_<m>_std``)."""
+    scores = cross_validate(
+        clone(estimator), X, y, cv=KFold(folds, shuffle=True, random_state=seed), scoring=_SCORERS
+    )
+    result: dict[str, float] = {}
+    for name in METRICS:
+        values = scores[f"test_{name}"] * (1 if name == "r2" else -1)
+        result[f"cv_{name}"] = float(np.mean(values))
+        result[f"cv_{name}_std"] = float(np.std(values))
+    return result
+
+
+def residuals_by_neighborhood(
+    frame: pd.DataFrame, y_pred: np.ndarray, top: int = 15
+) -> pd.DataFrame:
+    """Per neighborhood (most listings first): count, median price, bias and median |error| %."""
+    errors = pd.DataFrame(
+        {
+            "neighborhood": frame["neighborhood"].to_numpy(),
+            "price": frame["price"].to_numpy(),
+            "residual": frame["price"].to_numpy() - y_pred,
+        }
+    )
+    errors["ape"] = errors["residual"].abs() / errors["price"]
+    table = errors.groupby("neighborhood").agg(
+        listings=("price", "size"),
+        median_price=("price", "median"),
+        mean_residual=("residual", "mean"),
+        median_ape=("ape", "median"),
+    )
+    return table.sort_values("listings", ascending=False).head(top).reset_index()

@@ -1,0 +1,162 @@
+"""Candidate model definitions. Every candidate predicts prices in BRL from the feature columns.
+
+All candidates fit log(price) and predict exp(.) through ``TransformedTargetRegressor``; the inner
+pipelines use only steps that convert to ONNX, so any of them can be served without MLflow.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sklearn.base import RegressorMixin
+from sklearn.compose import ColumnTransformer, TransformedTargetRegressor
+from sklearn.ensemble import HistGradientBoostingRegressor
+from sklearn.impute import SimpleImputer
+from sklearn.linear_model import LinearRegression, Ridge
+from sklearn.model_selection import GridSearchCV, KFold
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import OneHotEncoder, StandardScaler, TargetEncoder
+
+from bh_pricing.constants import FEATURE_COLUMNS
+
+BASELINE_NUMERIC = ["square_foot", "rooms", "garage_places", "adm_fees"]
+ALL_NUMERIC = [*BASELINE_NUMERIC, "latitude", "longitude"]
+
+
+def _log_price(pipeline: Pipeline) -> TransformedTargetRegressor:
+    return TransformedTargetRegressor(
+        regressor=pipeline, func=np.log, inverse_func=np.exp, check_inverse=False
+    )
+
+
+def baseline(**_: Any) -> TransformedTargetRegressor:
+    """The earlier project's model: linear regression on log price, one-hot neighborhood."""
+    features = ColumnTransformer(
+        [
+            ("neighborhood", OneHotEncoder(handle_unknown="ignore"), ["neighborhood"]),
+            ("numeric", "passthrough", BASELINE_NUMERIC),
+        ]
+    )
+    return _log_price(Pipeline([("features", features), ("model", LinearRegression())]))
+
+
+def ridge(alpha: float = 1.0, min_frequency: int = 1) -> TransformedTargetRegressor:
+    """Ridge regression on log price with every feature; coordinates imputed and scaled."""
+    numeric = Pipeline([("impute", SimpleImputer(strategy="median")), ("scale", StandardScaler())])
+    features = ColumnTransformer(
+        [
+            (
+                "neighborhood",
+                OneHotEncoder(handle_unknown="infrequent_if_exist", min_frequency=min_frequency),
+                ["neighborhood"],
+            ),
+            ("numeric", numeric, ALL_NUMERIC),
+        ]
+    )
+    return _log_price(Pipeline([("features", features), ("model", Ridge(alpha=alpha))]))
+
+
+def gradient_boosting(
+    learning_rate: float = 0.04,
+    max_iter: int = 800,
+    max_leaf_nodes: int = 31,
+    min_samples_leaf: int = 10,
+    l2_regularization: float = 3.0,
+    random_state: int = 0,
+) -> TransformedTargetRegressor:
+    """Histogram gradient boosting on every feature; neighborhood target-encoded, NaN native."""
+    features = ColumnTransformer(
+        [
+            ("neighborhood", TargetEncoder(target_type="continuous"), ["neighborhood"]),
+            ("numeric", "passthrough", ALL_NUMERIC),
+        ]
+    )
+    model = HistGradientBoostingRegressor(
+        learning_rate=learning_rate,
+        max_iter=max_iter,
+        max_leaf_nodes=max_leaf_nodes,
+        min_samples_leaf=min_samples_leaf,
+        l2_regularization=l2_regularization,
+        random_state=random_state,
+    )
+    return _log_price(Pipeline([("features", features), ("model", model)]))
+
+
+@dataclass(frozen=True)
+class CandidateSpec:
+    """How to build one candidate, and the hyperparameter grid to search (empty = none)."""
+
+    name: str
+    description: str
+    build: Callable[..., RegressorMixin]
+    params: dict[str, Any] = field(default_factory=dict)
+    search_grid: dict[str, list[Any]] = field(default_factory=dict)
+
+
+CANDIDATES: dict[str, CandidateSpec] = {
+    spec.name: spec
+    for spec in (
+        CandidateSpec("baseline", "Linear regression on log price (earlier project)", baseline),
+        CandidateSpec(
+            "ridge",
+            "Ridge on log price, alpha and one-hot min_frequency searched by CV",
+            ridge,
+            search_grid={"alpha": list(np.logspace(-2, 2, 9)), "min_frequency": [1, 3, 10]},
+        ),
+        CandidateSpec("gradient_boosting", "HistGradientBoosting, all features", gradient_boosting),
+    )
+}
+
+
+@dataclass
+class FittedCandidate:
+    """A fitted estimator with the parameters chosen and, if searched, the search table."""
+
+    estimator: RegressorMixin
+    params: dict[str, Any]
+    search_results: pd.DataFrame | None = None
+
+
+def fit_candidate(
+    spec: CandidateSpec, train: pd.DataFrame, folds: int = 5, seed: int = 42
+) -> FittedCandidate:
+    """Fit ``spec`` on ``train``; run its grid search first when it has one.
+
+    A search fits one estimator per trial and keeps only the table of scores: a single model,
+    the refit best, is returned (and logged by the caller).
+    """
+    X, y = split_features_target(train)
+    if not spec.search_grid:
+        estimator = spec.build(**spec.params)
+        estimator.fit(X, y)
+        return FittedCandidate(estimator, dict(spec.params))
+    grid = {f"regressor__{_param_path(k)}": v for k, v in spec.search_grid.items()}
+    search = GridSearchCV(
+        spec.build(**spec.params),
+        grid,
+        scoring="neg_root_mean_squared_error",
+        cv=KFold(folds, shuffle=True, random_state=seed),
+        refit=True,
+    )
+    search.fit(X, y)
+    best = {k: search.best_params_[f"regressor__{_param_path(k)}"] for k in spec.search_grid}
+    table = pd.DataFrame(search.cv_results_["params"]).rename(
+        columns=lambda c: c.rsplit("__", 1)[-1]
+    )
+    table["cv_rmse"] = -search.cv_results_["mean_test_score"]
+    table["cv_rmse_std"] = search.cv_results_["std_test_score"]
+    table = table.sort_values("cv_rmse", ascending=True).reset_index(drop=True)
+    return FittedCandidate(search.best_estimator_, {**spec.params, **best}, table)
+
+
+def _param_path(name: str) -> str:
+    return {"alpha": "model__alpha", "min_frequency": "features__neighborhood__min_frequency"}[name]
+
+
+def split_features_target(frame: pd.DataFrame) -> tuple[pd.DataFrame, pd.Series]:
+    """Feature columns (in contract order) and the price target."""
+    return frame.loc[:, list(FEATURE_COLUMNS)], frame["price"]

@@ -1,0 +1,106 @@
+"""Pandera data contracts for each stage, plus a readable validation report."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pandera.errors as pa_errors
+import pandera.pandas as pa
+from pandera.typing.pandas import DataFrame, Series
+
+
+class DataContractError(ValueError):
+    """A frame broke its Pandera contract; the message lists column, check, count and examples."""
+
+
+class _Base(pa.DataFrameModel):
+    class Config:
+        coerce = True
+        strict = True
+
+
+class RawListings(pa.DataFrameModel):
+    """Raw Kaggle format: every column is text, exactly as scraped."""
+
+    address: Series[str] = pa.Field(nullable=True)
+    adm_fees: Series[str] = pa.Field(nullable=True, alias="adm-fees")
+    garage_places: Series[str] = pa.Field(nullable=True, alias="garage-places")
+    price: Series[str] = pa.Field(nullable=True)
+    rooms: Series[str] = pa.Field(nullable=True)
+    square_foot: Series[str] = pa.Field(nullable=True, alias="square-foot")
+    neighborhood: Series[str] = pa.Field(nullable=True)
+    city: Series[str] = pa.Field(nullable=True)
+    latitude: Series[str] = pa.Field(nullable=True)
+    longitude: Series[str] = pa.Field(nullable=True)
+
+    class Config:
+        coerce = True
+        strict = "filter"
+
+
+class ListingFeatures(_Base):
+    """What the model needs to price a listing (the pyfunc input contract)."""
+
+    neighborhood: Series[str] = pa.Field(str_length={"min_value": 1})
+    square_foot: Series[float] = pa.Field(gt=0)
+    rooms: Series[float] = pa.Field(ge=0)
+    garage_places: Series[float] = pa.Field(ge=0)
+    adm_fees: Series[float] = pa.Field(ge=0)
+    latitude: Series[float] = pa.Field(nullable=True, ge=-90, le=90)
+    longitude: Series[float] = pa.Field(nullable=True, ge=-180, le=180)
+
+    class Config:
+        strict = "filter"
+
+
+class CleanListings(_Base):
+    """Cleaned listings: snake_case, numeric, ranges resolved, out-of-range rows removed."""
+
+    neighborhood: Series[str] = pa.Field(str_length={"min_value": 1})
+    square_foot: Series[float] = pa.Field(gt=0)
+    rooms: Series[float] = pa.Field(ge=0)
+    garage_places: Series[float] = pa.Field(ge=0)
+    adm_fees: Series[float] = pa.Field(ge=0)
+    latitude: Series[float] = pa.Field(nullable=True, ge=-90, le=90)
+    longitude: Series[float] = pa.Field(nullable=True, ge=-180, le=180)
+    price: Series[float] = pa.Field(gt=0)
+    address: Series[str] = pa.Field(nullable=True)
+    city: Series[str] = pa.Field(nullable=True)
+
+
+class QuarantinedListings(pa.DataFrameModel):
+    """Raw rows that did not make it into clean listings, with the reason."""
+
+    raw_row: Series[int] = pa.Field(ge=0)
+    reason: Series[str] = pa.Field(str_length={"min_value": 1})
+
+    class Config:
+        coerce = True
+        strict = False
+
+
+def validate(
+    frame: pd.DataFrame, schema: type[pa.DataFrameModel], max_examples: int = 5
+) -> DataFrame:
+    """Validate ``frame`` lazily; on failure raise DataContractError with a readable report."""
+    try:
+        return schema.validate(frame, lazy=True)
+    except pa_errors.SchemaErrors as exc:
+        raise DataContractError(
+            format_failures(schema.__name__, exc.failure_cases, max_examples)
+        ) from None
+
+
+def format_failures(schema_name: str, failure_cases: pd.DataFrame, max_examples: int = 5) -> str:
+    """Group Pandera failure cases into one line per (column, check) with count and examples."""
+    cases = failure_cases.copy()
+    cases["column"] = cases["column"].fillna("<frame>").astype(str)
+    cases["check"] = cases["check"].astype(str)
+    lines = [f"{schema_name} contract violated:"]
+    for (column, check), group in cases.groupby(["column", "check"], sort=True):
+        examples = ", ".join(repr(v) for v in group["failure_case"].head(max_examples).tolist())
+        rows = group["index"].dropna().head(max_examples).tolist()
+        where = f" at rows {rows}" if rows else ""
+        lines.append(
+            f"  - column '{column}' failed {check}: {len(group)} case(s){where}; e.g. {examples}"
+        )
+    return "\n".join(lines)
