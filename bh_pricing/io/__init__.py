@@ -1,0 +1,1 @@
+"""I/O at the edges: raw sources, object storage, the MLflow registry."""
