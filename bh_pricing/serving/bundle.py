@@ -1,0 +1,183 @@
+"""Export a fitted candidate as a servable bundle (``model.onnx``, ``manifest.json``); publish it.
+
+Layout under a root (local folder or s3:// prefix)::
+
+    <root>/bundles/<version folder>/model.onnx
+    <root>/bundles/<version folder>/manifest.json   (written after the model)
+    <root>/current.json                            (written last, only after the parity check)
+
+Readers go through ``current.json``, so they never see a half-written or unchecked bundle.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from bh_pricing.constants import FEATURE_COLUMNS, REGISTERED_MODEL_NAME
+from bh_pricing.io import storage
+from bh_pricing.serving.manifest import (
+    CURRENT_FILE,
+    MANIFEST_FILE,
+    MODEL_FILE,
+    CurrentPointer,
+    FileEntry,
+    InputSchema,
+    Manifest,
+)
+from bh_pricing.serving.onnx_convert import input_features, target_transform, to_onnx
+from bh_pricing.serving.runtime import load_bundle, sha256
+
+PARITY_TOLERANCE = 1e-3
+
+
+class BundleCheckError(RuntimeError):
+    """The exported bundle does not reproduce the estimator; it was not published."""
+
+
+@dataclass(frozen=True)
+class ParityReport:
+    """ONNX bundle vs estimator on the same rows (relative error of the price)."""
+
+    rows: int
+    max_relative_error: float
+    mean_relative_error: float
+    tolerance: float
+
+    @property
+    def passed(self) -> bool:
+        """True when every row is within ``tolerance``."""
+        return self.max_relative_error <= self.tolerance
+
+
+@dataclass(frozen=True)
+class ExportedBundle:
+    """Where a bundle was written, its manifest, and whether it is the published one."""
+
+    root: str
+    uri: str
+    manifest: Manifest
+    published: bool
+    parity: ParityReport | None = None
+
+
+def describe(estimator: object) -> str:
+    """Short description of the estimator, e.g. ``TransformedTargetRegressor(Ridge)``."""
+    inner = getattr(estimator, "regressor_", estimator)
+    steps = getattr(inner, "steps", None)
+    last = type(steps[-1][1]).__name__ if steps else type(inner).__name__
+    return f"{type(estimator).__name__}({last})" if inner is not estimator else last
+
+
+def export_bundle(
+    estimator: object,
+    root: str,
+    *,
+    model_version: str,
+    run_id: str,
+    test_metrics: dict[str, float],
+    known_neighborhoods: list[str],
+    model_name: str = REGISTERED_MODEL_NAME,
+    check_frame: pd.DataFrame | None = None,
+    tolerance: float = PARITY_TOLERANCE,
+    publish: bool = True,
+) -> ExportedBundle:
+    """Write the bundle under ``root``; with ``check_frame``, prove parity before publishing.
+
+    Raises BundleCheckError (and leaves ``current.json`` untouched) when the bundle's predictions
+    differ from the estimator's by more than ``tolerance`` (relative) on any row.
+    """
+    model = to_onnx(estimator)
+    created = datetime.now(UTC)
+    manifest = Manifest(
+        model_name=model_name,
+        model_version=str(model_version),
+        run_id=run_id,
+        created_at=created.isoformat(timespec="seconds"),
+        estimator=describe(estimator),
+        target_transform=target_transform(estimator),
+        test_metrics={k: float(v) for k, v in test_metrics.items()},
+        input_schema=InputSchema(
+            features=input_features(), known_neighborhoods=sorted(set(known_neighborhoods))
+        ),
+        files={MODEL_FILE: FileEntry(sha256=sha256(model), bytes=len(model))},
+    )
+    folder = f"v{manifest.model_version}-{created:%Y%m%dT%H%M%SZ}-{sha256(model)[:8]}"
+    uri = storage.join(root, "bundles", folder)
+    storage.write_bytes(storage.join(uri, MODEL_FILE), model)
+    storage.write_bytes(storage.join(uri, MANIFEST_FILE), manifest_bytes(manifest))
+    parity = None
+    if check_frame is not None:
+        parity = check_parity(estimator, uri, check_frame, tolerance)
+        if not parity.passed:
+            raise BundleCheckError(
+                f"bundle {uri} not published: max relative error {parity.max_relative_error:.2e} "
+                f"over {parity.rows} rows exceeds {tolerance:.1e}"
+            )
+    if publish:
+        publish_bundle(root, uri)
+    return ExportedBundle(root, uri, manifest, publish, parity)
+
+
+def manifest_bytes(manifest: Manifest) -> bytes:
+    """The manifest as indented JSON bytes."""
+    return json.dumps(manifest.model_dump(mode="json"), indent=2, ensure_ascii=False).encode()
+
+
+def check_parity(
+    estimator: object, bundle_uri: str, frame: pd.DataFrame, tolerance: float = PARITY_TOLERANCE
+) -> ParityReport:
+    """Compare the bundle at ``bundle_uri`` (read back and verified) with ``estimator.predict``."""
+    served = load_bundle(bundle_uri)
+    features = frame.loc[:, list(FEATURE_COLUMNS)]
+    expected = np.asarray(estimator.predict(features), dtype=float)
+    columns = {c: features[c].tolist() for c in FEATURE_COLUMNS}
+    actual = served.predict_columns(columns)
+    relative = np.abs(actual - expected) / np.maximum(np.abs(expected), 1e-9)
+    return ParityReport(
+        rows=len(frame),
+        max_relative_error=float(relative.max(initial=0.0)),
+        mean_relative_error=float(relative.mean()) if len(relative) else 0.0,
+        tolerance=tolerance,
+    )
+
+
+def publish_bundle(root: str, bundle_uri: str) -> CurrentPointer:
+    """Point ``<root>/current.json`` at ``bundle_uri`` (a folder under ``<root>/bundles``)."""
+    manifest = storage.read_bytes(storage.join(bundle_uri, MANIFEST_FILE))
+    pointer = CurrentPointer(
+        bundle=_relative(root, bundle_uri),
+        manifest_sha256=sha256(manifest),
+        model_version=Manifest.model_validate_json(manifest).model_version,
+        published_at=datetime.now(UTC).isoformat(timespec="seconds"),
+    )
+    current = pointer.model_dump_json(indent=2).encode()
+    storage.write_bytes(storage.join(root, CURRENT_FILE), current)
+    return pointer
+
+
+def read_current(root: str) -> CurrentPointer | None:
+    """The published pointer under ``root``, or None when nothing is published yet."""
+    uri = storage.join(root, CURRENT_FILE)
+    if not storage.exists(uri):
+        return None
+    return CurrentPointer.model_validate_json(storage.read_bytes(uri))
+
+
+def _relative(root: str, bundle_uri: str) -> str:
+    if storage.parse(root).scheme == "s3":
+        prefix = root.rstrip("/") + "/"
+        relative = bundle_uri[len(prefix) :] if bundle_uri.startswith(prefix) else ""
+    else:
+        try:
+            relative = Path(bundle_uri).resolve().relative_to(Path(root).resolve()).as_posix()
+        except ValueError:
+            relative = ""
+    if not relative or relative == ".":
+        raise ValueError(f"bundle {bundle_uri} is not a folder under the root {root}")
+    return relative

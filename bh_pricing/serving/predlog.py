@@ -1,0 +1,118 @@
+"""Append-only prediction log in the artifact store, written in batches of JSON lines.
+
+Every flush writes one new object ``<prefix>/date=YYYY-MM-DD/<time>-<id>.jsonl`` (S3 has no append),
+so concurrent Lambda containers never overwrite each other. A failed write is logged and counted,
+the records stay buffered (up to ``max_buffer``) for the next flush, and the request is unaffected.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from bh_pricing.serving import blobs
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class LogStats:
+    """Counters exposed by /health."""
+
+    records_written: int = 0
+    files_written: int = 0
+    write_failures: int = 0
+    records_dropped: int = 0
+    last_error: str | None = None
+
+
+@dataclass
+class PredictionLog:
+    """Buffer of prediction records, flushed when ``max_records`` or ``max_seconds`` is reached."""
+
+    uri: str | None
+    max_records: int = 500
+    max_seconds: float = 60.0
+    max_buffer: int = 20_000
+    stats: LogStats = field(default_factory=LogStats)
+    _buffer: list[dict[str, object]] = field(default_factory=list)
+    _oldest: float | None = None
+
+    @property
+    def enabled(self) -> bool:
+        """False when no log location is configured."""
+        return bool(self.uri)
+
+    @property
+    def pending(self) -> int:
+        """Records waiting for the next flush."""
+        return len(self._buffer)
+
+    def record(
+        self,
+        request_id: str,
+        model_version: str,
+        inputs: Sequence[Mapping[str, object]],
+        predictions: Sequence[float],
+    ) -> None:
+        """Buffer one record per prediction; flush if the buffer is full or old enough."""
+        if not self.enabled:
+            return
+        now = datetime.now(UTC).isoformat(timespec="milliseconds")
+        for index, (features, price) in enumerate(zip(inputs, predictions, strict=True)):
+            self._buffer.append(
+                {
+                    "request_id": request_id,
+                    "item": index,
+                    "time": now,
+                    "model_version": model_version,
+                    "inputs": dict(features),
+                    "prediction": float(price),
+                }
+            )
+        if self._oldest is None:
+            self._oldest = time.monotonic()
+        if self.due():
+            self.flush()
+
+    def due(self) -> bool:
+        """True when the buffer is full or its oldest record is ``max_seconds`` old."""
+        if not self._buffer:
+            return False
+        age = time.monotonic() - (self._oldest or time.monotonic())
+        return len(self._buffer) >= self.max_records or age >= self.max_seconds
+
+    def flush(self) -> bool:
+        """Write the buffer as one JSON-lines object; False (and the error counted) on failure."""
+        if not self._buffer or not self.uri:
+            return True
+        records = self._buffer
+        stamp = datetime.now(UTC)
+        name = f"{stamp:%H%M%S%f}-{uuid.uuid4().hex[:12]}.jsonl"
+        target = blobs.join(self.uri, f"date={stamp:%Y-%m-%d}", name)
+        lines = "".join(json.dumps(r, ensure_ascii=False, allow_nan=False) + "\n" for r in records)
+        try:
+            blobs.write_bytes(target, lines.encode())
+        except blobs.BlobError as exc:
+            self.stats.write_failures += 1
+            self.stats.last_error = str(exc)
+            logger.error("prediction log write failed (%d records kept): %s", len(records), exc)
+            overflow = len(records) - self.max_buffer
+            if overflow > 0:
+                del records[:overflow]
+                self.stats.records_dropped += overflow
+            return False
+        self._buffer = []
+        self._oldest = None
+        self.stats.records_written += len(records)
+        self.stats.files_written += 1
+        return True
+
+    def status(self) -> dict[str, object]:
+        """What /health reports about the log."""
+        return {"enabled": self.enabled, "pending": self.pending, **vars(self.stats)}

@@ -1,0 +1,179 @@
+"""Load a model bundle (local folder or s3:// prefix), verify it, and predict with onnxruntime."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import onnxruntime as ort
+from onnxruntime.capi.onnxruntime_pybind11_state import Fail, InvalidArgument, InvalidProtobuf
+from pydantic import ValidationError
+
+from bh_pricing.serving import blobs
+from bh_pricing.serving.manifest import (
+    CURRENT_FILE,
+    MANIFEST_FILE,
+    MODEL_FILE,
+    CurrentPointer,
+    Manifest,
+)
+
+logger = logging.getLogger(__name__)
+
+
+class BundleError(RuntimeError):
+    """The bundle is missing, incomplete or corrupt; the message names the file and the problem."""
+
+
+@dataclass(frozen=True)
+class ServedModel:
+    """A verified bundle ready to predict prices in BRL."""
+
+    uri: str
+    manifest: Manifest
+    session: ort.InferenceSession
+    known_neighborhoods: frozenset[str] = field(default_factory=frozenset)
+
+    def predict_columns(self, columns: Mapping[str, Sequence[object]]) -> np.ndarray:
+        """Prices for feature columns (``None``/NaN allowed in coordinates), float64 BRL."""
+        feeds: dict[str, np.ndarray] = {}
+        for feature in self.manifest.input_schema.features:
+            values = columns[feature.name]
+            if feature.dtype == "string":
+                feeds[feature.name] = np.asarray(values, dtype=object).reshape(-1, 1)
+            else:
+                numbers = [np.nan if v is None else v for v in values]
+                feeds[feature.name] = np.asarray(numbers, dtype=np.float32).reshape(-1, 1)
+        raw = self.session.run(None, feeds)[0].astype(np.float64).ravel()
+        return np.exp(raw) if self.manifest.target_transform == "exp" else raw
+
+    def predict_records(self, records: Sequence[Mapping[str, object]]) -> np.ndarray:
+        """Prices for a list of feature dicts (e.g. validated listings dumped by name)."""
+        names = [f.name for f in self.manifest.input_schema.features]
+        return self.predict_columns({n: [r.get(n) for r in records] for n in names})
+
+
+def sha256(data: bytes) -> str:
+    """Hex SHA-256 of ``data``."""
+    return hashlib.sha256(data).hexdigest()
+
+
+def resolve_bundle(uri: str) -> tuple[str, CurrentPointer | None]:
+    """The bundle folder for ``uri``: the one ``current.json`` points to, or ``uri`` itself."""
+    try:
+        content = blobs.read_bytes(blobs.join(uri, CURRENT_FILE))
+        pointer = CurrentPointer.model_validate_json(content)
+    except blobs.BlobNotFoundError:
+        return uri, None
+    except ValidationError as exc:
+        raise BundleError(f"{blobs.join(uri, CURRENT_FILE)}: invalid pointer: {exc}") from exc
+    return blobs.join(uri, pointer.bundle), pointer
+
+
+def load_bundle(uri: str) -> ServedModel:
+    """Read and verify the bundle at ``uri`` (a root with ``current.json`` or a bundle folder)."""
+    try:
+        folder, pointer = resolve_bundle(uri)
+        manifest_bytes = blobs.read_bytes(blobs.join(folder, MANIFEST_FILE))
+        if pointer is not None and sha256(manifest_bytes) != pointer.manifest_sha256:
+            raise BundleError(f"{folder}: manifest checksum differs from {CURRENT_FILE}")
+        manifest = Manifest.model_validate_json(manifest_bytes)
+        files = {name: blobs.read_bytes(blobs.join(folder, name)) for name in manifest.files}
+    except blobs.BlobError as exc:
+        raise BundleError(str(exc)) from exc
+    except ValidationError as exc:
+        raise BundleError(f"{folder}: invalid {MANIFEST_FILE}: {exc}") from exc
+    for name, entry in manifest.files.items():
+        if sha256(files[name]) != entry.sha256:
+            raise BundleError(f"{blobs.join(folder, name)}: sha256 does not match the manifest")
+    if MODEL_FILE not in files:
+        raise BundleError(f"{folder}: the manifest lists no {MODEL_FILE}")
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = 1
+    options.inter_op_num_threads = 1
+    try:
+        session = ort.InferenceSession(
+            files[MODEL_FILE], options, providers=["CPUExecutionProvider"]
+        )
+    except (Fail, InvalidArgument, InvalidProtobuf) as exc:
+        raise BundleError(
+            f"{blobs.join(folder, MODEL_FILE)}: onnxruntime cannot load it: {exc}"
+        ) from exc
+    expected = {f.name for f in manifest.input_schema.features}
+    missing = {i.name for i in session.get_inputs()} - expected
+    if missing:
+        raise BundleError(f"{folder}: graph inputs {sorted(missing)} are not in the manifest")
+    known = frozenset(manifest.input_schema.known_neighborhoods)
+    return ServedModel(folder, manifest, session, known)
+
+
+class ModelUnavailableError(RuntimeError):
+    """No model can be served right now; the message says why."""
+
+
+class ModelHolder:
+    """Loads the bundle once per process and keeps it; after a failure, retries on later calls.
+
+    Retries are spaced by ``retry_seconds`` so a broken bundle does not turn every request into a
+    slow download.
+    """
+
+    def __init__(self, uri: str | None, retry_seconds: float = 5.0) -> None:
+        self.uri = uri
+        self.retry_seconds = retry_seconds
+        self.model: ServedModel | None = None
+        self.error: str | None = None
+        self.load_seconds: float | None = None
+        self._last_attempt = float("-inf")
+
+    def get(self) -> ServedModel:
+        """The loaded model; ModelUnavailableError with the reason when there is none."""
+        if self.model is not None:
+            return self.model
+        if time.monotonic() - self._last_attempt >= self.retry_seconds:
+            self._load()
+        if self.model is None:
+            raise ModelUnavailableError(self.error or "model not loaded")
+        return self.model
+
+    def _load(self) -> None:
+        self._last_attempt = time.monotonic()
+        if not self.uri:
+            self.error = "BH_PRICING_MODEL_URI is not set: no model bundle to serve"
+            return
+        started = time.perf_counter()
+        try:
+            self.model = load_bundle(self.uri)
+        except BundleError as exc:
+            self.error = f"model bundle unavailable: {exc}"
+            logger.error(self.error)
+            return
+        self.load_seconds = time.perf_counter() - started
+        self.error = None
+        logger.info(
+            "loaded %s version %s in %.3fs",
+            self.model.uri,
+            self.model.manifest.model_version,
+            self.load_seconds,
+        )
+
+    def status(self) -> dict[str, object]:
+        """What /health reports about the model."""
+        if self.model is None:
+            return {"loaded": False, "error": self.error}
+        return {
+            "loaded": True,
+            "model_version": self.model.manifest.model_version,
+            "uri": self.model.uri,
+            "load_seconds": self.load_seconds,
+        }
+
+
+def manifest_json(model: ServedModel) -> dict[str, object]:
+    """The manifest as plain JSON data."""
+    return json.loads(model.manifest.model_dump_json())
