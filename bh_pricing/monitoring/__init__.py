@@ -1,0 +1,23 @@
+"""Monitoring: drift between reference listings and new batches, and its report."""
+
+from bh_pricing.monitoring.drift import DEFAULT_WEIGHTS, PriceModel, detect_drift
+from bh_pricing.monitoring.report import (
+    DRIFT,
+    INSUFFICIENT,
+    NO_DRIFT,
+    DriftReport,
+    DriftTest,
+    weighted_holm,
+)
+
+__all__ = [
+    "DEFAULT_WEIGHTS",
+    "DRIFT",
+    "INSUFFICIENT",
+    "NO_DRIFT",
+    "DriftReport",
+    "DriftTest",
+    "PriceModel",
+    "detect_drift",
+    "weighted_holm",
+]

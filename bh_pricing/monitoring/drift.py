@@ -1,0 +1,268 @@
+"""Detect drift between reference listings and a new batch.
+
+Three kinds of test, all from ``scipy.stats``:
+
+- feature: two-sample Kolmogorov-Smirnov per numeric feature; chi-square on the neighborhood
+  contingency table, with neighborhoods too rare for the test pooled into one bin;
+- target: Kolmogorov-Smirnov on price and on price per m²;
+- performance (with a model): Mann-Whitney U on the log ratio price / prediction (the model's
+  bias) and, one-sided, on the absolute percentage error (does the model get worse).
+
+The tests are corrected together with Holm's weighted step-down procedure, so the chance of any
+false alarm on an unchanged market is at most ``alpha``. The default weights give half of that
+budget to the model's bias: a market whose prices moved is what makes the model wrong, and a
+batch's features can drift without the model being wrong.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import replace
+from typing import Final, Protocol
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+from scipy.stats.contingency import association
+
+from bh_pricing.constants import FEATURE_COLUMNS, NUMERIC_FEATURES, TARGET_COLUMN
+from bh_pricing.monitoring.report import (
+    DRIFT,
+    INSUFFICIENT,
+    NO_DRIFT,
+    DriftKind,
+    DriftReport,
+    DriftTest,
+    weighted_holm,
+)
+
+REQUIRED_COLUMNS: Final = (*FEATURE_COLUMNS, TARGET_COLUMN)
+OTHER_NEIGHBORHOODS: Final = "(other)"
+PRICE_PER_M2: Final = "price_per_m2"
+RESIDUAL_BIAS: Final = "residual_bias"
+ERROR_GROWTH: Final = "abs_pct_error"
+_FEATURE_SHARE: Final = 0.2 / len(FEATURE_COLUMNS)
+DEFAULT_WEIGHTS: Final[Mapping[str, float]] = {
+    RESIDUAL_BIAS: 0.5,
+    ERROR_GROWTH: 0.1,
+    TARGET_COLUMN: 0.1,
+    PRICE_PER_M2: 0.1,
+    **dict.fromkeys(FEATURE_COLUMNS, _FEATURE_SHARE),
+}
+
+
+class PriceModel(Protocol):
+    """Anything that prices listings: ``predict(features)`` returns BRL prices."""
+
+    def predict(self, X: pd.DataFrame) -> np.ndarray: ...
+
+
+def detect_drift(
+    reference: pd.DataFrame,
+    current: pd.DataFrame,
+    model: PriceModel | None = None,
+    alpha: float = 0.05,
+    min_rows: int = 30,
+    weights: Mapping[str, float] | None = None,
+    min_expected: float = 5.0,
+) -> DriftReport:
+    """Compare ``current`` with ``reference``; with a ``model``, compare its errors too.
+
+    ``reference`` must be data the model was not trained on (its held-out test set), or the
+    model's errors on it look better than they are. A ``current`` batch with fewer than
+    ``min_rows`` rows gets the verdict "insufficient data"; a smaller reference is an error.
+    """
+    _check_frame(reference, "reference")
+    _check_frame(current, "current")
+    if not 0 < alpha < 1:
+        raise ValueError(f"alpha must be in (0, 1), got {alpha}")
+    if min_rows < 2:
+        raise ValueError(f"min_rows must be at least 2, got {min_rows}")
+    if len(reference) < min_rows:
+        raise ValueError(f"reference has {len(reference)} rows; at least {min_rows} are needed")
+    if len(current) < min_rows:
+        reason = f"current batch has {len(current)} rows; at least {min_rows} are needed"
+        return DriftReport((), alpha, len(reference), len(current), INSUFFICIENT, reason)
+
+    tests = [_ks(reference[c], current[c], c, "feature", min_rows) for c in NUMERIC_FEATURES]
+    tests.append(_neighborhoods(reference, current, min_expected))
+    price = (reference[TARGET_COLUMN], current[TARGET_COLUMN])
+    tests.append(_ks(*price, TARGET_COLUMN, "target", min_rows))
+    tests.append(_ks(_per_m2(reference), _per_m2(current), PRICE_PER_M2, "target", min_rows))
+    if model is not None:
+        tests += _performance(_log_ratio(reference, model), _log_ratio(current, model))
+    return _correct(tests, alpha, dict(weights or DEFAULT_WEIGHTS), len(reference), len(current))
+
+
+def _check_frame(frame: pd.DataFrame, role: str) -> None:
+    missing = [c for c in REQUIRED_COLUMNS if c not in frame.columns]
+    if missing:
+        raise ValueError(f"{role} listings are missing column(s) {missing}")
+    not_numeric = [
+        c for c in (*NUMERIC_FEATURES, TARGET_COLUMN) if not pd.api.types.is_numeric_dtype(frame[c])
+    ]
+    if not_numeric:
+        raise ValueError(f"{role} listings have non-numeric column(s) {not_numeric}")
+
+
+def _insufficient(name: str, kind: DriftKind, method: str, n_ref: int, n_cur: int) -> DriftTest:
+    nan = float("nan")
+    return DriftTest(name, kind, method, nan, nan, nan, "", n_ref, n_cur, verdict=INSUFFICIENT)
+
+
+def _ks(
+    reference: pd.Series, current: pd.Series, name: str, kind: DriftKind, min_rows: int
+) -> DriftTest:
+    """Kolmogorov-Smirnov on the non-missing values; effect = change of the median."""
+    ref, cur = reference.dropna().to_numpy(float), current.dropna().to_numpy(float)
+    if min(len(ref), len(cur)) < min_rows:
+        return _insufficient(name, kind, "Kolmogorov-Smirnov", len(ref), len(cur))
+    result = stats.ks_2samp(ref, cur)
+    ref_median, cur_median = float(np.median(ref)), float(np.median(cur))
+    relative = kind == "target"
+    effect = cur_median / ref_median - 1 if relative else cur_median - ref_median
+    return DriftTest(
+        name,
+        kind,
+        "Kolmogorov-Smirnov",
+        float(result.statistic),
+        float(result.pvalue),
+        effect,
+        "median change (relative)" if relative else "median change",
+        len(ref),
+        len(cur),
+        details={"reference_median": ref_median, "current_median": cur_median},
+    )
+
+
+def neighborhood_table(
+    reference: pd.Series, current: pd.Series, min_expected: float = 5.0
+) -> pd.DataFrame:
+    """Counts per neighborhood (reference, current); rare ones pooled as ``(other)``.
+
+    A neighborhood is kept when its expected count in the smaller group is at least
+    ``min_expected``, the usual condition for the chi-square approximation.
+    """
+    counts = pd.concat(
+        [reference.value_counts().rename("reference"), current.value_counts().rename("current")],
+        axis=1,
+    ).fillna(0)
+    expected = counts.sum(axis=1) * counts.sum().min() / counts.to_numpy().sum()
+    keep = expected >= min_expected
+    table = counts[keep].sort_values("reference", ascending=False)
+    if (~keep).any():
+        table.loc[OTHER_NEIGHBORHOODS] = counts[~keep].sum()
+    return table.astype(int)
+
+
+def _neighborhoods(
+    reference: pd.DataFrame, current: pd.DataFrame, min_expected: float
+) -> DriftTest:
+    """Chi-square test of homogeneity; effect = Cramér's V."""
+    table = neighborhood_table(reference["neighborhood"], current["neighborhood"], min_expected)
+    n_ref, n_cur = int(table["reference"].sum()), int(table["current"].sum())
+    if len(table) < 2:
+        return _insufficient("neighborhood", "feature", "chi-square", n_ref, n_cur)
+    result = stats.chi2_contingency(table.to_numpy(), correction=False)
+    return DriftTest(
+        "neighborhood",
+        "feature",
+        "chi-square",
+        float(result.statistic),
+        float(result.pvalue),
+        float(association(table.to_numpy(), method="cramer")),
+        "Cramér's V",
+        n_ref,
+        n_cur,
+        details={"categories": float(len(table)), "dof": float(result.dof)},
+    )
+
+
+def _per_m2(frame: pd.DataFrame) -> pd.Series:
+    return frame[TARGET_COLUMN] / frame["square_foot"].where(frame["square_foot"] > 0)
+
+
+def _log_ratio(frame: pd.DataFrame, model: PriceModel) -> np.ndarray:
+    """log(price / prediction) per row; positive = the model under-prices."""
+    predicted = np.asarray(model.predict(frame.loc[:, list(FEATURE_COLUMNS)]), dtype=float)
+    if predicted.shape != (len(frame),):
+        raise ValueError(f"model returned shape {predicted.shape} for {len(frame)} listings")
+    bad = ~np.isfinite(predicted) | (predicted <= 0)
+    if bad.any():
+        raise ValueError(f"model returned {int(bad.sum())} non-positive or non-finite price(s)")
+    price = frame[TARGET_COLUMN].to_numpy(float)
+    if (price <= 0).any():
+        raise ValueError(f"{int((price <= 0).sum())} listing(s) have a non-positive price")
+    return np.log(price / predicted)
+
+
+def _performance(ref: np.ndarray, cur: np.ndarray) -> list[DriftTest]:
+    """Bias: two-sided Mann-Whitney on log ratios; error: one-sided on |percentage error|."""
+    bias = stats.mannwhitneyu(cur, ref, alternative="two-sided")
+    ref_bias, cur_bias = float(np.median(ref)), float(np.median(cur))
+    ref_ape, cur_ape = np.abs(1 - np.exp(-ref)), np.abs(1 - np.exp(-cur))
+    error = stats.mannwhitneyu(cur_ape, ref_ape, alternative="greater")
+    n_ref, n_cur = len(ref), len(cur)
+    return [
+        DriftTest(
+            RESIDUAL_BIAS,
+            "performance",
+            "Mann-Whitney U (log price / prediction)",
+            float(bias.statistic),
+            float(bias.pvalue),
+            float(np.expm1(cur_bias - ref_bias)),
+            "price vs prediction, change (relative)",
+            n_ref,
+            n_cur,
+            details={
+                "reference_bias": float(np.expm1(ref_bias)),
+                "current_bias": float(np.expm1(cur_bias)),
+            },
+        ),
+        DriftTest(
+            ERROR_GROWTH,
+            "performance",
+            "Mann-Whitney U, one-sided (absolute % error)",
+            float(error.statistic),
+            float(error.pvalue),
+            float(np.median(cur_ape) - np.median(ref_ape)),
+            "median APE change",
+            n_ref,
+            n_cur,
+            details={
+                "reference_mape": float(ref_ape.mean()),
+                "current_mape": float(cur_ape.mean()),
+            },
+        ),
+    ]
+
+
+def _correct(
+    tests: list[DriftTest], alpha: float, weights: dict[str, float], n_ref: int, n_cur: int
+) -> DriftReport:
+    """Weighted Holm over the tests that ran; verdict "drift" when any is rejected."""
+    ran = [t for t in tests if t.verdict != INSUFFICIENT]
+    unweighted = [t.name for t in ran if t.name not in weights]
+    if unweighted:
+        raise ValueError(f"no weight given for test(s) {unweighted}; weights: {sorted(weights)}")
+    w = np.array([weights[t.name] for t in ran], dtype=float)
+    adjusted, levels = weighted_holm(np.array([t.p_value for t in ran]), w, alpha)
+    corrected = {
+        t.name: replace(
+            t,
+            weight=float(wi / w.sum()),
+            threshold=float(level),
+            p_adjusted=float(p),
+            drifted=bool(p <= alpha),
+            verdict=DRIFT if p <= alpha else NO_DRIFT,
+        )
+        for t, wi, level, p in zip(ran, w, levels, adjusted, strict=True)
+    }
+    final = tuple(corrected.get(t.name, t) for t in tests)
+    if any(t.drifted for t in final):
+        verdict, reason = DRIFT, ""
+    elif ran:
+        verdict, reason = NO_DRIFT, ""
+    else:
+        verdict, reason = INSUFFICIENT, "no test had enough non-missing values"
+    return DriftReport(final, alpha, n_ref, n_cur, verdict, reason)

@@ -1,0 +1,248 @@
+"""Drift detection: each kind of test, the family-wise verdict and bad input."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from bh_pricing.core.cleaning import clean_listings
+from bh_pricing.core.models import CANDIDATES, fit_candidate
+from bh_pricing.core.sample import generate_raw_listings
+from bh_pricing.core.shift import shift_prices
+from bh_pricing.monitoring import (
+    DRIFT,
+    INSUFFICIENT,
+    NO_DRIFT,
+    detect_drift,
+    weighted_holm,
+)
+
+
+@dataclass(frozen=True)
+class Split:
+    train: pd.DataFrame
+    reference: pd.DataFrame
+    current: pd.DataFrame
+
+
+@pytest.fixture(scope="module")
+def split() -> Split:
+    clean = clean_listings(generate_raw_listings(4000, seed=11)).clean
+    shuffled = clean.sample(frac=1.0, random_state=0)
+    return Split(shuffled.iloc[:1500], shuffled.iloc[1500:2500], shuffled.iloc[2500:3100])
+
+
+@pytest.fixture(scope="module")
+def model(split: Split):
+    return fit_candidate(CANDIDATES["baseline"], split.train).estimator
+
+
+def test_same_market_shows_no_drift(split: Split, model) -> None:
+    # given reference and current listings from the same market
+    # when drift is checked with the model
+    report = detect_drift(split.reference, split.current, model)
+    # then no test flags drift
+    assert report.verdict == NO_DRIFT, f"expected no drift, got:\n{report.to_markdown()}"
+    assert not report.drift_detected, "drift_detected should be False"
+    assert len(report.tests) == 11, "7 feature, 2 target and 2 performance tests expected"
+
+
+def test_default_shift_is_detected(split: Split, model) -> None:
+    # given current prices raised by 10-20 %
+    current = shift_prices(split.current, seed=1).frame
+    # when drift is checked with the model
+    report = detect_drift(split.reference, current, model)
+    # then drift is flagged, by the model's bias and by price per m2
+    assert report.drift_detected, f"expected drift, got:\n{report.to_markdown()}"
+    assert {"residual_bias", "price_per_m2"} <= set(report.drifted_tests), report.drifted_tests
+    bias = report.test("residual_bias").effect
+    assert 0.10 < bias < 0.20, f"estimated bias change {bias:.3f} should be near +15 %"
+
+
+def test_feature_drift_in_one_numeric_column(split: Split) -> None:
+    # given current listings moved 2 km north, nothing else changed
+    current = split.current.assign(latitude=split.current["latitude"] + 0.02)
+    # when drift is checked
+    report = detect_drift(split.reference, current)
+    # then only the latitude test flags drift
+    assert report.drifted_tests == ["latitude"], f"only latitude expected: {report.drifted_tests}"
+    assert report.test("latitude").kind == "feature", "latitude is a feature test"
+
+
+def test_feature_drift_in_neighborhoods(split: Split) -> None:
+    # given a current batch from only the three most listed neighborhoods
+    top = split.reference["neighborhood"].value_counts().index[:3]
+    current = split.current[split.current["neighborhood"].isin(top)]
+    # when drift is checked
+    report = detect_drift(split.reference, current)
+    # then the chi-square test on neighborhoods flags it, with a large Cramér's V
+    entry = report.test("neighborhood")
+    assert entry.drifted, f"neighborhood mix change not flagged:\n{report.to_markdown()}"
+    assert entry.effect > 0.3, f"Cramér's V {entry.effect:.2f} should be large"
+
+
+def test_rare_neighborhoods_are_pooled(split: Split) -> None:
+    # given a current batch with many neighborhoods seen only once
+    odd = split.current.head(40).assign(neighborhood=[f"New {i}" for i in range(40)])
+    # when drift is checked
+    report = detect_drift(split.reference, pd.concat([split.current, odd]))
+    # then the new neighborhoods are pooled in one bin and the test still runs
+    entry = report.test("neighborhood")
+    assert entry.verdict in (DRIFT, NO_DRIFT), f"test should run, got {entry.verdict}"
+    assert entry.details["categories"] < 45, "rare neighborhoods should be pooled"
+
+
+def test_target_drift_without_a_model(split: Split) -> None:
+    # given current prices 30 % higher and no model
+    current = shift_prices(split.current, low=0.3, high=0.3).frame
+    # when drift is checked
+    report = detect_drift(split.reference, current)
+    # then the target tests flag it and no feature test does
+    kinds = {report.test(name).kind for name in report.drifted_tests}
+    assert {"price", "price_per_m2"} <= set(report.drifted_tests), report.drifted_tests
+    assert kinds == {"target"}, f"only target tests should flag drift, got {kinds}"
+    assert not any(t.kind == "performance" for t in report.tests), "no model, no performance"
+
+
+def test_performance_drift_from_model_bias(split: Split, model) -> None:
+    # given current prices 8 % higher
+    current = shift_prices(split.current, low=0.08, high=0.08).frame
+    # when drift is checked with the model
+    report = detect_drift(split.reference, current, model)
+    # then the bias test flags it and reports the model's bias on both sets
+    entry = report.test("residual_bias")
+    assert entry.drifted, f"8 % bias not flagged:\n{report.to_markdown()}"
+    assert entry.effect == pytest.approx(0.08, abs=0.04), f"bias change {entry.effect:.3f}"
+    details = entry.details
+    assert details["current_bias"] > details["reference_bias"], f"bias should grow: {details}"
+
+
+def test_performance_drift_from_larger_errors(split: Split, model) -> None:
+    # given current prices scattered by +-40 % noise around the same level
+    rng = np.random.default_rng(3)
+    noise = np.exp(rng.normal(0, 0.4, len(split.current)))
+    current = split.current.assign(price=split.current["price"] * noise)
+    # when drift is checked with the model
+    report = detect_drift(split.reference, current, model)
+    # then the error test flags the model getting worse
+    entry = report.test("abs_pct_error")
+    assert entry.drifted, f"larger errors not flagged:\n{report.to_markdown()}"
+    assert entry.details["current_mape"] > entry.details["reference_mape"], entry.details
+
+
+def test_an_equally_wrong_model_shows_no_performance_drift(split: Split, model) -> None:
+    # given a model that prices everything 20 % too low, on both sets alike
+    class Low:
+        def predict(self, X: pd.DataFrame) -> np.ndarray:
+            return 0.8 * model.predict(X)
+
+    # when drift is checked
+    report = detect_drift(split.reference, split.current, Low())
+    # then its constant bias is not drift
+    assert not report.test("residual_bias").drifted, "a constant bias is not drift"
+    assert report.test("residual_bias").details["reference_bias"] > 0.15, "bias reported"
+
+
+@pytest.mark.parametrize("rows", [0, 10])
+def test_too_small_a_batch_is_insufficient_data(split: Split, model, rows: int) -> None:
+    # when the current batch has fewer than 30 rows
+    report = detect_drift(split.reference, split.current.head(rows), model)
+    # then the verdict says so, explicitly, and it is not a pass
+    assert report.verdict == INSUFFICIENT, f"expected insufficient data, got {report.verdict}"
+    assert not report.drift_detected, "insufficient data is not drift"
+    assert f"{rows} rows" in report.reason, f"reason should give the row count: {report.reason}"
+    assert "insufficient data" in report.to_markdown(), "markdown should show the verdict"
+
+
+def test_min_rows_is_configurable(split: Split) -> None:
+    report = detect_drift(split.reference, split.current.head(10), min_rows=5)
+    assert report.verdict != INSUFFICIENT, "10 rows should be enough with min_rows=5"
+
+
+def test_a_column_without_values_is_insufficient_for_that_test(split: Split) -> None:
+    # given a batch without coordinates
+    current = split.current.assign(latitude=np.nan, longitude=np.nan)
+    # when drift is checked
+    report = detect_drift(split.reference, current)
+    # then the coordinate tests say insufficient data and the others still run
+    for name in ("latitude", "longitude"):
+        assert report.test(name).verdict == INSUFFICIENT, f"{name} should lack data"
+    assert report.test("price").verdict in (DRIFT, NO_DRIFT), "price should still be tested"
+
+
+def test_too_small_a_reference_is_an_error(split: Split) -> None:
+    with pytest.raises(ValueError, match="reference has 20 rows"):
+        detect_drift(split.reference.head(20), split.current)
+
+
+@pytest.mark.parametrize("role", ["reference", "current"])
+def test_missing_columns_are_named(split: Split, role: str) -> None:
+    # given a frame without price and rooms
+    frames = {"reference": split.reference, "current": split.current}
+    frames[role] = frames[role].drop(columns=["price", "rooms"])
+    # when drift is checked, then the error names the frame and both columns
+    with pytest.raises(ValueError, match=rf"{role} listings are missing .*'rooms'.*'price'"):
+        detect_drift(frames["reference"], frames["current"])
+
+
+def test_non_numeric_columns_are_named(split: Split) -> None:
+    current = split.current.assign(adm_fees=split.current["adm_fees"].astype(str))
+    with pytest.raises(ValueError, match=r"non-numeric column\(s\) \['adm_fees'\]"):
+        detect_drift(split.reference, current)
+
+
+def test_bad_model_output_is_an_error(split: Split) -> None:
+    class Broken:
+        def predict(self, X: pd.DataFrame) -> np.ndarray:
+            return np.zeros(len(X))
+
+    with pytest.raises(ValueError, match="non-positive"):
+        detect_drift(split.reference, split.current, Broken())
+
+
+def test_every_test_needs_a_weight(split: Split) -> None:
+    with pytest.raises(ValueError, match="no weight given"):
+        detect_drift(split.reference, split.current, weights={"price": 1.0})
+
+
+def test_weighted_holm_with_equal_weights_is_holm() -> None:
+    # given three p-values with equal weights
+    adjusted, levels = weighted_holm(np.array([0.01, 0.04, 0.03]), np.ones(3), alpha=0.05)
+    # then the adjusted p-values are Holm's: 3 x 0.01, then max(2 x 0.03, .), max(0.04, .)
+    assert np.allclose(adjusted, [0.03, 0.06, 0.06]), f"Holm adjusted p-values, got {adjusted}"
+    assert np.allclose(levels, [0.05 / 3, 0.05, 0.05 / 2]), f"Holm levels, got {levels}"
+
+
+def test_weighted_holm_rejects_bad_weights() -> None:
+    with pytest.raises(ValueError, match="positive"):
+        weighted_holm(np.array([0.1, 0.2]), np.array([1.0, 0.0]), alpha=0.05)
+
+
+def test_false_alarms_stay_rare_and_shifts_are_caught(split: Split, model) -> None:
+    # given 40 seeded pairs of reference and current from one market
+    pool = pd.concat([split.reference, split.current])
+    alarms = caught = 0
+    for seed in range(40):
+        order = np.random.default_rng(seed).permutation(len(pool))
+        reference, current = pool.iloc[order[300:]], pool.iloc[order[:300]]
+        # when drift is checked without and with the default shift
+        alarms += detect_drift(reference, current, model).drift_detected
+        shifted = shift_prices(current, seed=seed).frame
+        caught += detect_drift(reference, shifted, model).drift_detected
+    # then false alarms stay near 5 % and every shift is caught
+    assert alarms <= 5, f"{alarms} false alarms in 40 unchanged batches"
+    assert caught == 40, f"only {caught} of 40 shifted batches flagged"
+
+
+def test_report_as_frame_and_markdown(split: Split, model) -> None:
+    report = detect_drift(split.reference, split.current, model)
+    frame = report.to_frame()
+    assert len(frame) == len(report.tests), "one row per test"
+    for column in ("name", "kind", "statistic", "p_value", "threshold", "drifted", "verdict"):
+        assert column in frame.columns, f"to_frame() should have a {column!r} column"
+    markdown = report.to_markdown()
+    assert all(t.name in markdown for t in report.tests), "markdown should list every test"
+    assert "residual_bias.current_bias" in report.summary(), "summary should report the bias"
