@@ -1,0 +1,102 @@
+"""Detection rate of ``detect_drift`` by price shift and batch size.
+
+The clean listings are split once: a gradient-boosting candidate is trained on one half, and the
+other half is held out. Each trial splits the held-out half at random into a current batch and
+the reference (the rest), raises the batch's prices by the shift, and runs ``detect_drift`` with
+the model. A shift of 5 % multiplies every price by 1.05; the last row uses ``shift_prices``'s
+default, a factor drawn per row from [1.10, 1.20]. The 0 % row is the false-alarm rate.
+
+    python benchmarks/drift_power.py [--raw data.csv] [--trials 200]
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from bh_pricing.constants import FEATURE_COLUMNS
+from bh_pricing.core.cleaning import clean_listings
+from bh_pricing.core.models import CANDIDATES, fit_candidate
+from bh_pricing.core.sample import generate_raw_listings
+from bh_pricing.core.shift import shift_prices
+from bh_pricing.monitoring import detect_drift
+
+SHIFTS = (0.0, 0.025, 0.05, 0.10, 0.15, 0.20)
+DEFAULT_BAND = (0.10, 0.20)
+BATCH_SIZES = (100, 250, 500, 1000)
+
+
+class PrecomputedModel:
+    """Returns predictions computed once for the held-out rows, looked up by index."""
+
+    def __init__(self, predictions: pd.Series) -> None:
+        self.predictions = predictions
+
+    def predict(self, X: pd.DataFrame) -> np.ndarray:
+        """Predictions of the rows of ``X`` (by index label)."""
+        return self.predictions.loc[X.index].to_numpy()
+
+
+def load_clean(raw_csv: Path | None, seed: int) -> pd.DataFrame:
+    """Clean listings from the Kaggle-format CSV, or from the sample generator."""
+    if raw_csv is None:
+        raw = generate_raw_listings(5981, seed)
+    else:
+        raw = pd.read_csv(raw_csv, dtype=str, keep_default_na=False)
+    return clean_listings(raw).clean
+
+
+def detection_rates(
+    clean: pd.DataFrame, trials: int, seed: int, batch_sizes: tuple[int, ...]
+) -> pd.DataFrame:
+    """Share of trials flagging drift, one row per shift, one column per batch size."""
+    rng = np.random.default_rng(seed)
+    order = rng.permutation(len(clean))
+    train, held_out = clean.iloc[order[: len(clean) // 2]], clean.iloc[order[len(clean) // 2 :]]
+    largest = max(batch_sizes)
+    if len(held_out) - largest < 2 * largest // 3:
+        raise ValueError(f"{len(held_out)} held-out rows are too few for batches of {largest}")
+    model = fit_candidate(CANDIDATES["gradient_boosting"], train).estimator
+    predictions = model.predict(held_out.loc[:, list(FEATURE_COLUMNS)])
+    lookup = PrecomputedModel(pd.Series(predictions, index=held_out.index))
+    bands = [(s, s) for s in SHIFTS] + [DEFAULT_BAND]
+    hits = np.zeros((len(bands), len(batch_sizes)))
+    for j, size in enumerate(batch_sizes):
+        for trial in range(trials):
+            pick = np.random.default_rng([seed, size, trial]).permutation(len(held_out))
+            current, reference = held_out.iloc[pick[:size]], held_out.iloc[pick[size:]]
+            for i, (low, high) in enumerate(bands):
+                batch = shift_prices(current, low=low, high=high, seed=trial).frame
+                hits[i, j] += detect_drift(reference, batch, lookup).drift_detected
+    labels = [f"{s:.1%}" for s in SHIFTS] + [f"{DEFAULT_BAND[0]:.0%}-{DEFAULT_BAND[1]:.0%}"]
+    return pd.DataFrame(
+        100 * hits / trials,
+        index=pd.Index(labels, name="price shift"),
+        columns=[f"n={n}" for n in batch_sizes],
+    )
+
+
+def main() -> None:
+    """Parse arguments, run the trials, print the table."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--raw", type=Path, help="Kaggle-format CSV (default: sample generator)")
+    parser.add_argument("--trials", type=int, default=200, help="seeded trials per cell")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--batch-sizes", type=int, nargs="+", default=list(BATCH_SIZES))
+    args = parser.parse_args()
+    started = time.perf_counter()
+    clean = load_clean(args.raw, args.seed)
+    table = detection_rates(clean, args.trials, args.seed, tuple(args.batch_sizes))
+    source = args.raw or "sample generator"
+    print(f"Drift detection rate (%), {args.trials} trials per cell, data: {source}")
+    print(f"{len(clean)} clean listings: model trained on half, batches drawn from the other half")
+    print(table.to_markdown(floatfmt=".1f"))
+    print(f"({time.perf_counter() - started:.0f} s)")
+
+
+if __name__ == "__main__":
+    main()
