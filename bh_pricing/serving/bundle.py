@@ -30,7 +30,12 @@ from bh_pricing.serving.manifest import (
     InputSchema,
     Manifest,
 )
-from bh_pricing.serving.onnx_convert import input_features, target_transform, to_onnx
+from bh_pricing.serving.onnx_convert import (
+    input_features,
+    numeric_dtype,
+    target_transform,
+    to_onnx,
+)
 from bh_pricing.serving.runtime import load_bundle, sha256
 
 PARITY_TOLERANCE = 1e-3
@@ -103,7 +108,8 @@ def export_bundle(
         target_transform=target_transform(estimator),
         test_metrics={k: float(v) for k, v in test_metrics.items()},
         input_schema=InputSchema(
-            features=input_features(), known_neighborhoods=sorted(set(known_neighborhoods))
+            features=input_features(numeric_dtype(estimator)),
+            known_neighborhoods=sorted(set(known_neighborhoods)),
         ),
         files={MODEL_FILE: FileEntry(sha256=sha256(model), bytes=len(model))},
     )

@@ -46,7 +46,8 @@ def handler(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
         except Exception:
             logger.exception("unhandled error in %s %s (request %s)", method, path, request_id)
             response = error(500, "internal error")
-            response.body["request_id"] = request_id
+    if response.status >= 400 and isinstance(response.body, dict):
+        response.body.setdefault("request_id", request_id)
     app.end_invocation()
     return to_proxy_response(response)
 

@@ -23,7 +23,7 @@ class InputFeature(BaseModel):
     """One model input: a column of the feature contract and its ONNX element type."""
 
     name: str
-    dtype: Literal["string", "float32"]
+    dtype: Literal["string", "float32", "float64"]
     nullable: bool = False
 
 

@@ -1,25 +1,36 @@
 """Convert a fitted candidate (``TransformedTargetRegressor`` around a pipeline) to ONNX.
 
 skl2onnx converts the inner pipeline; the log-price target transform is recorded in the manifest
-and applied by the runtime. ``OneHotEncoder`` gets its own converter because skl2onnx rejects
-infrequent categories and raises on unknown ones under ``handle_unknown="infrequent_if_exist"``.
+and applied by the runtime. Three steps get converters of their own:
+
+- ``OneHotEncoder``: skl2onnx rejects infrequent categories and fails on unknown ones under
+  ``handle_unknown="infrequent_if_exist"``.
+- ``HistGradientBoostingRegressor`` and ``TargetEncoder``: skl2onnx stores thresholds and
+  encodings as float32. Coordinates with 7 decimals then fall on the wrong side of a split (errors
+  of several % on real listings), so tree models take float64 inputs and keep float64 thresholds
+  and encodings (``*_as_tensor`` attributes of ai.onnx.ml opset 3/4).
 """
 
 from __future__ import annotations
 
 import numpy as np
+from onnx import numpy_helper
 from skl2onnx import convert_sklearn
 from skl2onnx.common._container import ModelComponentContainer
 from skl2onnx.common._topology import Operator, Scope
-from skl2onnx.common.data_types import FloatTensorType, StringTensorType
+from skl2onnx.common.data_types import DoubleTensorType, FloatTensorType, StringTensorType
 from skl2onnx.proto import onnx_proto
 from sklearn.compose import TransformedTargetRegressor
-from sklearn.preprocessing import OneHotEncoder
+from sklearn.ensemble import HistGradientBoostingRegressor
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import OneHotEncoder, TargetEncoder
 
 from bh_pricing.constants import FEATURE_COLUMNS
 from bh_pricing.serving.manifest import InputFeature
 
 TARGET_OPSET = {"": 17, "ai.onnx.ml": 3}
+# LabelEncoder with float64 values needs ai.onnx.ml 4; skl2onnx itself stops at 3.
+ML_OPSET = 4
 NULLABLE = frozenset({"latitude", "longitude"})
 
 
@@ -27,12 +38,20 @@ class ConversionError(ValueError):
     """The estimator cannot be served as ONNX; the message says which part and why."""
 
 
-def input_features() -> list[InputFeature]:
+def numeric_dtype(estimator: object) -> str:
+    """``float64`` for tree pipelines (exact splits), ``float32`` for the linear ones."""
+    inner = getattr(estimator, "regressor_", estimator)
+    steps = inner.steps if isinstance(inner, Pipeline) else [(None, inner)]
+    trees = any(isinstance(step, HistGradientBoostingRegressor) for _, step in steps)
+    return "float64" if trees else "float32"
+
+
+def input_features(dtype: str = "float32") -> list[InputFeature]:
     """The graph inputs: one ``[N, 1]`` tensor per contract column."""
     return [
         InputFeature(
             name=name,
-            dtype="string" if name == "neighborhood" else "float32",
+            dtype="string" if name == "neighborhood" else dtype,
             nullable=name in NULLABLE,
         )
         for name in FEATURE_COLUMNS
@@ -51,20 +70,31 @@ def target_transform(estimator: object) -> str:
 def to_onnx(estimator: object) -> bytes:
     """Serialized ONNX model of the estimator's inner pipeline (before the target transform)."""
     inner = estimator.regressor_ if isinstance(estimator, TransformedTargetRegressor) else estimator
+    types = {"string": StringTensorType, "float32": FloatTensorType, "float64": DoubleTensorType}
     initial_types = [
-        (f.name, StringTensorType([None, 1]) if f.dtype == "string" else FloatTensorType([None, 1]))
-        for f in input_features()
+        (f.name, types[f.dtype]([None, 1])) for f in input_features(numeric_dtype(estimator))
     ]
     try:
         model = convert_sklearn(
             inner,
             initial_types=initial_types,
             target_opset=TARGET_OPSET,
-            custom_conversion_functions={OneHotEncoder: _convert_one_hot},
-            custom_shape_calculators={OneHotEncoder: _one_hot_shape},
+            custom_conversion_functions={
+                OneHotEncoder: _convert_one_hot,
+                TargetEncoder: _convert_target_encoder,
+                HistGradientBoostingRegressor: _convert_hist_gradient_boosting,
+            },
+            custom_shape_calculators={
+                OneHotEncoder: _one_hot_shape,
+                TargetEncoder: _double_column_shape,
+                HistGradientBoostingRegressor: _double_column_shape,
+            },
         )
     except (NotImplementedError, RuntimeError, TypeError) as exc:
         raise ConversionError(f"cannot convert {type(inner).__name__} to ONNX: {exc}") from exc
+    for opset in model.opset_import:
+        if opset.domain == "ai.onnx.ml":
+            opset.version = max(opset.version, ML_OPSET)
     return model.SerializeToString()
 
 
@@ -132,4 +162,105 @@ def _convert_one_hot(scope: Scope, operator: Operator, container: ModelComponent
         [encoded, shape],
         operator.outputs[0].full_name,
         name=scope.get_unique_operator_name("Reshape"),
+    )
+
+
+def _double_column_shape(operator: Operator) -> None:
+    operator.outputs[0].type = DoubleTensorType([operator.inputs[0].get_first_dimension(), 1])
+
+
+def _convert_target_encoder(
+    scope: Scope, operator: Operator, container: ModelComponentContainer
+) -> None:
+    """String column -> float64 encoding (the full-data encoding; unknowns get the target mean)."""
+    encoder = operator.raw_operator
+    if encoder.target_type_ != "continuous" or len(encoder.categories_) != 1:
+        raise ConversionError("TargetEncoder: only one continuous-target column is supported")
+    if not isinstance(operator.inputs[0].type, StringTensorType):
+        raise ConversionError("TargetEncoder: only string inputs are supported")
+    container.add_node(
+        "LabelEncoder",
+        operator.inputs[0].full_name,
+        operator.outputs[0].full_name,
+        op_domain="ai.onnx.ml",
+        op_version=2,  # declared as 2 for skl2onnx; the model imports ai.onnx.ml 4 (see to_onnx)
+        keys_strings=[str(c) for c in encoder.categories_[0]],
+        values_tensor=numpy_helper.from_array(np.asarray(encoder.encodings_[0], np.float64)),
+        default_tensor=numpy_helper.from_array(np.array([encoder.target_mean_], np.float64)),
+        name=scope.get_unique_operator_name("TargetEncoder"),
+    )
+
+
+def _convert_hist_gradient_boosting(
+    scope: Scope, operator: Operator, container: ModelComponentContainer
+) -> None:
+    """Trees with float64 thresholds, leaf values and baseline; float64 output."""
+    model = operator.raw_operator
+    if model.n_trees_per_iteration_ != 1:
+        raise ConversionError("HistGradientBoostingRegressor: one tree per iteration expected")
+    if not isinstance(operator.inputs[0].type, DoubleTensorType):
+        raise ConversionError("HistGradientBoostingRegressor: float64 inputs expected")
+    nodes: dict[str, list] = {
+        k: []
+        for k in (
+            "treeids",
+            "nodeids",
+            "featureids",
+            "modes",
+            "values",
+            "truenodeids",
+            "falsenodeids",
+            "missing_value_tracks_true",
+        )
+    }
+    targets: dict[str, list] = {"treeids": [], "nodeids": [], "weights": []}
+    for tree_id, (predictor,) in enumerate(model._predictors):
+        for node_id, node in enumerate(predictor.nodes):
+            leaf = bool(node["is_leaf"])
+            if not leaf and node["is_categorical"]:
+                raise ConversionError("HistGradientBoostingRegressor: categorical splits")
+            nodes["treeids"].append(tree_id)
+            nodes["nodeids"].append(node_id)
+            nodes["featureids"].append(0 if leaf else int(node["feature_idx"]))
+            nodes["modes"].append("LEAF" if leaf else "BRANCH_LEQ")
+            nodes["values"].append(0.0 if leaf else float(node["num_threshold"]))
+            nodes["truenodeids"].append(0 if leaf else int(node["left"]))
+            nodes["falsenodeids"].append(0 if leaf else int(node["right"]))
+            nodes["missing_value_tracks_true"].append(int(not leaf and node["missing_go_to_left"]))
+            if leaf:
+                targets["treeids"].append(tree_id)
+                targets["nodeids"].append(node_id)
+                targets["weights"].append(float(node["value"]))
+    tensor = numpy_helper.from_array
+    raw = scope.get_unique_variable_name("tree_sum")
+    container.add_node(
+        "TreeEnsembleRegressor",
+        operator.inputs[0].full_name,
+        raw,
+        op_domain="ai.onnx.ml",
+        op_version=3,
+        n_targets=1,
+        post_transform="NONE",
+        aggregate_function="SUM",
+        nodes_treeids=nodes["treeids"],
+        nodes_nodeids=nodes["nodeids"],
+        nodes_featureids=nodes["featureids"],
+        nodes_modes=nodes["modes"],
+        nodes_values_as_tensor=tensor(np.asarray(nodes["values"], np.float64)),
+        nodes_truenodeids=nodes["truenodeids"],
+        nodes_falsenodeids=nodes["falsenodeids"],
+        nodes_missing_value_tracks_true=nodes["missing_value_tracks_true"],
+        target_treeids=targets["treeids"],
+        target_nodeids=targets["nodeids"],
+        target_ids=[0] * len(targets["weights"]),
+        target_weights_as_tensor=tensor(np.asarray(targets["weights"], np.float64)),
+        base_values_as_tensor=tensor(np.asarray(model._baseline_prediction, np.float64).ravel()),
+        name=scope.get_unique_operator_name("TreeEnsembleRegressor"),
+    )
+    container.add_node(
+        "Cast",
+        raw,
+        operator.outputs[0].full_name,
+        to=onnx_proto.TensorProto.DOUBLE,
+        name=scope.get_unique_operator_name("Cast"),
     )

@@ -40,7 +40,7 @@ class ServedModel:
     known_neighborhoods: frozenset[str] = field(default_factory=frozenset)
 
     def predict_columns(self, columns: Mapping[str, Sequence[object]]) -> np.ndarray:
-        """Prices for feature columns (``None``/NaN allowed in coordinates), float64 BRL."""
+        """Prices in BRL for feature columns (``None``/NaN allowed in coordinates)."""
         feeds: dict[str, np.ndarray] = {}
         for feature in self.manifest.input_schema.features:
             values = columns[feature.name]
@@ -48,7 +48,7 @@ class ServedModel:
                 feeds[feature.name] = np.asarray(values, dtype=object).reshape(-1, 1)
             else:
                 numbers = [np.nan if v is None else v for v in values]
-                feeds[feature.name] = np.asarray(numbers, dtype=np.float32).reshape(-1, 1)
+                feeds[feature.name] = np.asarray(numbers, dtype=feature.dtype).reshape(-1, 1)
         raw = self.session.run(None, feeds)[0].astype(np.float64).ravel()
         return np.exp(raw) if self.manifest.target_transform == "exp" else raw
 

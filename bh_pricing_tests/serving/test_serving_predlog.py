@@ -1,0 +1,128 @@
+"""The prediction log: contents, batching, failures that never fail a request, and the reader."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bh_pricing.serving import blobs
+from bh_pricing.serving.api import App
+from bh_pricing.serving.log_reader import LOG_COLUMNS, read_prediction_log
+from bh_pricing.serving.predlog import PredictionLog
+
+
+def _log_lines(root: Path) -> list[dict[str, Any]]:
+    return [
+        json.loads(line)
+        for f in sorted(root.rglob("*.jsonl"))
+        for line in f.read_text().splitlines()
+    ]
+
+
+def test_each_prediction_is_logged_at_the_end_of_the_invocation(
+    app: App, savassi: dict, kaggle_row: dict, v1_event: Any, invoke: Any
+) -> None:
+    # when a batch of two listings is priced
+    status, body = invoke(v1_event("POST", "/predict", [savassi, kaggle_row]))
+    assert status == 200
+    # then two records are in one JSON-lines file under a date= folder, nothing pending
+    root = Path(app.settings.prediction_log_uri)
+    files = list(root.rglob("*.jsonl"))
+    assert len(files) == 1
+    assert files[0].parent.name.startswith("date=")
+    records = _log_lines(root)
+    assert [r["item"] for r in records] == [0, 1]
+    assert {r["request_id"] for r in records} == {body["request_id"]}
+    assert [r["prediction"] for r in records] == pytest.approx(body["prices"], abs=0.01)
+    assert records[0]["model_version"] == "7"
+    assert records[0]["inputs"] == savassi
+    assert records[1]["inputs"]["neighborhood"] == "Funcionários"
+    assert records[1]["inputs"]["square_foot"] == 102.0
+    assert app.log.pending == 0
+
+
+@pytest.mark.usefixtures("app")
+def test_rejected_requests_are_not_logged(
+    app: App, savassi: dict, v1_event: Any, invoke: Any
+) -> None:
+    invoke(v1_event("POST", "/predict", savassi | {"rooms": -1}))
+    assert _log_lines(Path(app.settings.prediction_log_uri)) == []
+
+
+def test_buffer_flushes_by_size(tmp_path: Path) -> None:
+    log = PredictionLog(str(tmp_path), max_records=3, max_seconds=3600)
+    inputs = [{"neighborhood": "Sion"}]
+    log.record("a", "1", inputs, [1.0])
+    log.record("b", "1", inputs, [2.0])
+    assert log.pending == 2
+    assert not list(tmp_path.rglob("*.jsonl"))
+    log.record("c", "1", inputs, [3.0])
+    assert log.pending == 0
+    assert [r["request_id"] for r in _log_lines(tmp_path)] == ["a", "b", "c"]
+
+
+def test_buffer_flushes_by_age(tmp_path: Path) -> None:
+    log = PredictionLog(str(tmp_path), max_records=1000, max_seconds=0)
+    log.record("a", "1", [{"neighborhood": "Sion"}], [1.0])
+    assert log.pending == 0
+    assert log.stats.files_written == 1
+
+
+def test_write_failure_is_counted_and_reported_but_request_succeeds(
+    app: App,
+    savassi: dict,
+    v1_event: Any,
+    invoke: Any,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # given an artifact store that rejects writes
+    def refuse(uri: str, data: bytes) -> None:
+        raise blobs.BlobError(f"cannot write {uri}: AccessDenied")
+
+    monkeypatch.setattr(blobs, "write_bytes", refuse)
+    # when a prediction is made, then it is answered normally
+    status, _ = invoke(v1_event("POST", "/predict", savassi))
+    assert status == 200
+    # and the failure is logged, counted and visible in /health, records kept for later
+    assert "prediction log write failed" in caplog.text
+    _, health = invoke(v1_event("GET", "/health"))
+    assert health["prediction_log"]["write_failures"] >= 1
+    assert "AccessDenied" in health["prediction_log"]["last_error"]
+    assert health["prediction_log"]["pending"] == 1
+    # when the store recovers, the kept record is written with the next flush
+    monkeypatch.undo()
+    invoke(v1_event("POST", "/predict", savassi))
+    assert len(_log_lines(Path(app.settings.prediction_log_uri))) == 2
+
+
+def test_buffer_is_bounded_while_the_store_is_down(tmp_path: Path) -> None:
+    log = PredictionLog(str(tmp_path / "file-not-dir"), max_records=1, max_seconds=0, max_buffer=5)
+    (tmp_path / "file-not-dir").write_text("blocks the folder")
+    for i in range(8):
+        log.record(str(i), "1", [{"neighborhood": "Sion"}], [1.0])
+    assert log.pending == 5
+    assert log.stats.records_dropped == 3
+    assert log.stats.write_failures == 8
+
+
+def test_reader_returns_one_row_per_prediction(
+    app: App, savassi: dict, v2_event: Any, invoke: Any
+) -> None:
+    invoke(v2_event("POST", "/predict", savassi))
+    invoke(v2_event("POST", "/predict", [savassi | {"latitude": None}, savassi]))
+    frame = read_prediction_log(app.settings.prediction_log_uri)
+    assert list(frame.columns) == list(LOG_COLUMNS)
+    assert len(frame) == 3
+    assert frame["latitude"].isna().sum() == 1
+    assert (frame["prediction"] > 0).all()
+    assert str(frame["time"].dtype) == "datetime64[ns, UTC]"
+
+
+def test_reader_on_empty_log(tmp_path: Path) -> None:
+    frame = read_prediction_log(str(tmp_path / "nothing"))
+    assert frame.empty
+    assert list(frame.columns) == list(LOG_COLUMNS)
