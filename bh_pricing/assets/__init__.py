@@ -1,0 +1,1 @@
+"""Dagster assets, one sub-package per group; each exposes ``defs``."""
