@@ -39,7 +39,7 @@ _MISSING_MEANS: dict[str, float | None] = {
 
 @dataclass(frozen=True)
 class Bounds:
-    """Accepted ranges (inclusive); rows outside are quarantined. Defaults: the earlier project's."""
+    """Accepted ranges (inclusive); rows outside are quarantined. Defaults: earlier project's."""
 
     price: tuple[float, float] = (1e5, 4e6)
     square_foot: tuple[float, float] = (10.0, 1000.0)

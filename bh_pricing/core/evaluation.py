@@ -35,7 +35,7 @@ def regression_metrics(y_true: pd.Series | np.ndarray, y_pred: np.ndarray) -> di
 def cross_validated_metrics(
     estimator: RegressorMixin, X: pd.DataFrame, y: pd.Series, folds: int = 5, seed: int = 42
 ) -> dict[str, float]:
-    """Mean and standard deviation of each metric over shuffled K folds (``cv_<m>``, ``cv_<m>_std``)."""
+    """Mean and std of each metric over shuffled K folds (``cv_<m>``, ``cv_<m>_std``)."""
     scores = cross_validate(
         clone(estimator), X, y, cv=KFold(folds, shuffle=True, random_state=seed), scoring=_SCORERS
     )

@@ -33,8 +33,9 @@ def decide_promotion(
 ) -> PromotionDecision:
     """Champion when there is none, or when the candidate's error is lower by ``margin``.
 
-    ``margin`` is relative (0.01 = at least 1 % lower error). Under the ``manual`` policy a winning
-    candidate only becomes ``challenger``; a person promotes it. A worse model never becomes champion.
+    ``margin`` is relative (0.01 = at least 1 % lower error). Under the ``manual`` policy a
+    winning candidate only becomes ``challenger``; a person promotes it. A worse model never
+    becomes champion.
     """
     if not 0 <= margin < 1:
         raise ValueError(f"margin must be in [0, 1), got {margin}")

@@ -1,8 +1,9 @@
 """The one place that chooses local or production resources (``BH_PRICING_ENV=local|prod``).
 
-Both sets have the same keys. Local needs no services: everything lives under ``BH_PRICING_HOME``
-(default ``./.bh_pricing``). Production reads every location and secret from the environment at run
-time through ``dg.EnvVar`` (credentials come from the standard AWS/MLflow variables, never from code).
+Both sets have the same keys. Local needs no services: everything lives under
+``BH_PRICING_HOME`` (default ``./.bh_pricing``). Production reads every location from the
+environment at run time through ``dg.EnvVar``; credentials come from the standard AWS/MLflow
+variables, never from code.
 """
 
 from __future__ import annotations

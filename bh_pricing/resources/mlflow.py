@@ -2,11 +2,11 @@
 
 dagster-mlflow's ``mlflow_tracking`` resource shares one MLflow run per Dagster run and ends it from
 the ``end_mlflow_on_run_finished`` hook as soon as the step that is last in topological order
-succeeds. Under the multiprocess executor the parallel candidate steps may still be logging then, so
-their parameters and models land in a finished run, or in a run another step is ending. This resource
-keeps dagster-mlflow's conventions (the ``dagster_run_id`` tag, chunked parameter logging, extra
-tags) but gives every candidate its own MLflow run, opened and closed by the step that owns it:
-FINISHED on success, FAILED on error, never by another step.
+succeeds. Under the multiprocess executor the parallel candidate steps may still be logging
+then, so their parameters and models land in a finished run, or in a run another step is ending.
+This resource keeps dagster-mlflow's conventions (the ``dagster_run_id`` tag, chunked parameter
+logging, extra tags) but gives every candidate its own MLflow run, opened and closed by the step
+that owns it: FINISHED on success, FAILED on error, never by another step.
 """
 
 from __future__ import annotations
