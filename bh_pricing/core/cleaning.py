@@ -99,7 +99,7 @@ def parse_numeric(text: pd.Series, missing_value: float | None) -> tuple[pd.Seri
         values[is_missing] = missing_value
     bad = ~(is_number | is_range | is_missing)
     errors[bad] = "unparseable value " + text[bad].map(repr)
-    return values, errors
+    return values, errors.astype(object).where(errors.notna(), None)
 
 
 def clean_listings(

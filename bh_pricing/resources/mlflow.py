@@ -85,7 +85,7 @@ class MlflowTracking(dg.ConfigurableResource):
     ) -> Iterator[mlflow.ActiveRun]:
         """Open a run owned by this step; it ends FINISHED, or FAILED if the block raises."""
         run_tags = {
-            "dagster_run_id": context.run_id,
+            "dagster_run_id": context.run.run_id,
             "dagster_job": context.job_name,
             "dagster_asset_key": context.asset_key.to_user_string(),
             **self.extra_tags,

@@ -130,7 +130,7 @@ def _version_tags(
 ) -> dict[str, str]:
     return {
         "candidate": best.name,
-        "dagster_run_id": context.run_id,
+        "dagster_run_id": context.run.run_id,
         "decision": decision.alias,
         "decision_reason": decision.reason,
         "candidate_score": f"{decision.candidate_score:.4f}",

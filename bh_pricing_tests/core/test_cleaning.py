@@ -1,0 +1,156 @@
+"""Cleaning on small hand-written raw frames, one messy case at a time."""
+
+import math
+
+import pandas as pd
+import pytest
+
+from bh_pricing.core.cleaning import Bounds, clean_listings, parse_numeric
+from bh_pricing_tests.conftest import raw_frame
+
+
+def only_clean_row(raw: pd.DataFrame) -> pd.Series:
+    result = clean_listings(raw)
+    assert len(result.clean) == 1, f"expected one clean row, quarantine: {result.quarantined}"
+    return result.clean.iloc[0]
+
+
+def only_reason(raw: pd.DataFrame) -> str:
+    result = clean_listings(raw)
+    assert len(result.quarantined) == 1, f"expected one quarantined row, got {result.quarantined}"
+    return result.quarantined["reason"].iloc[0]
+
+
+def test_padded_strings_are_stripped():
+    row = only_clean_row(raw_frame({"neighborhood": "  Lourdes ", "city": " Belo Horizonte "}))
+    assert row["neighborhood"] == "Lourdes", "neighborhood should be stripped"
+    assert row["city"] == "Belo Horizonte", "city should be stripped"
+
+
+@pytest.mark.parametrize(
+    ("column", "clean_column", "text", "expected"),
+    [
+        ("square-foot", "square_foot", "45-65", 55.0),
+        ("rooms", "rooms", "2-3", 2.5),
+        ("garage-places", "garage_places", "1-2", 1.5),
+        ("square-foot", "square_foot", " 102.0 ", 102.0),
+    ],
+)
+def test_ranges_resolve_to_their_midpoint(column, clean_column, text, expected):
+    row = only_clean_row(raw_frame({column: text}))
+    assert row[clean_column] == expected, f"{text!r} should become {expected}"
+
+
+def test_double_dash_garage_means_no_garage():
+    assert only_clean_row(raw_frame({"garage-places": "--"}))["garage_places"] == 0.0
+
+
+def test_double_dash_rooms_is_quarantined():
+    assert only_reason(raw_frame({"rooms": "--"})) == "rooms: missing (--)"
+
+
+def test_blank_fee_means_no_fee():
+    assert only_clean_row(raw_frame({"adm-fees": ""}))["adm_fees"] == 0.0
+
+
+def test_blank_price_is_quarantined():
+    assert only_reason(raw_frame({"price": ""})) == "price: missing (blank)"
+
+
+def test_unparseable_value_is_quarantined_with_the_value():
+    assert only_reason(raw_frame({"square-foot": "abc"})) == "square-foot: unparseable value 'abc'"
+
+
+def test_missing_neighborhood_is_quarantined():
+    assert only_reason(raw_frame({"neighborhood": "  "})) == "neighborhood: missing (blank)"
+
+
+@pytest.mark.parametrize(
+    ("column", "text", "reason_start"),
+    [
+        ("price", "450.0", "price: out of range [100000, 4e+06]"),
+        ("price", "130000000.0", "price: out of range"),
+        ("square-foot", "20000", "square_foot: out of range [10, 1000]"),
+        ("rooms", "9", "rooms: out of range [1, 6]"),
+        ("garage-places", "7", "garage_places: out of range [0, 6]"),
+    ],
+)
+def test_out_of_range_rows_are_quarantined(column, text, reason_start):
+    reason = only_reason(raw_frame({column: text}))
+    assert reason.startswith(reason_start), f"unexpected reason {reason!r}"
+
+
+def test_bounds_are_configurable():
+    raw = raw_frame({"price": "50000.0"})
+    result = clean_listings(raw, Bounds(price=(1e4, 4e6)))
+    assert len(result.clean) == 1, "a 50k price is accepted when the lower bound is 10k"
+
+
+def test_exact_duplicates_are_quarantined_and_point_to_the_first():
+    raw = raw_frame({}, {"price": "600000.0"}, {})
+    result = clean_listings(raw)
+    assert len(result.clean) == 2, "the first copy and the different row stay"
+    assert result.quarantined["reason"].tolist() == ["duplicate of raw row 0"]
+    assert result.quarantined["raw_row"].tolist() == [2]
+
+
+def test_padding_differences_still_count_as_duplicates():
+    raw = raw_frame({"neighborhood": "Centro"}, {"neighborhood": "  Centro  "})
+    assert clean_listings(raw).quarantined["reason"].tolist() == ["duplicate of raw row 0"]
+
+
+def test_coordinates_outside_the_metro_area_become_missing():
+    raw = raw_frame({"latitude": "-18.8647762", "longitude": "-41.1217768"})
+    result = clean_listings(raw)
+    row = result.clean.iloc[0]
+    assert math.isnan(row["latitude"]), "latitude outside Belo Horizonte should be cleared"
+    assert math.isnan(row["longitude"]), "longitude outside Belo Horizonte should be cleared"
+    assert result.coordinates_cleared == 1, "the cleared row should be counted"
+
+
+def test_every_raw_row_is_accounted_for():
+    raw = raw_frame({}, {"rooms": "--"}, {"price": ""}, {}, {"square-foot": "45-65"})
+    result = clean_listings(raw)
+    assert len(result.clean) + len(result.quarantined) == len(raw), "no row may disappear"
+    assert result.reasons == {"rooms: missing": 1, "price: missing": 1, "duplicate": 1}
+
+
+def test_first_reason_wins_when_a_row_has_several_problems():
+    reason = only_reason(raw_frame({"price": "", "rooms": "--"}))
+    assert reason == "price: missing (blank)", "the first problem found is reported"
+
+
+def test_missing_columns_fail_with_their_names():
+    raw = raw_frame({}).drop(columns=["price", "rooms"])
+    with pytest.raises(ValueError, match=r"missing column\(s\) \['price', 'rooms'\]"):
+        clean_listings(raw)
+
+
+def test_clean_columns_are_snake_case_and_numeric():
+    clean = clean_listings(raw_frame({})).clean
+    assert list(clean.columns) == [
+        "neighborhood",
+        "square_foot",
+        "rooms",
+        "garage_places",
+        "adm_fees",
+        "latitude",
+        "longitude",
+        "price",
+        "address",
+        "city",
+    ]
+    numeric = clean.drop(columns=["neighborhood", "address", "city"])
+    assert all(dtype == "float64" for dtype in numeric.dtypes), f"dtypes: {numeric.dtypes}"
+
+
+def test_parse_numeric_reports_each_problem():
+    values, errors = parse_numeric(pd.Series(["1", "2-4", "", "--", "x"]), missing_value=None)
+    assert values.iloc[:2].tolist() == [1.0, 3.0]
+    assert errors.tolist() == [
+        None,
+        None,
+        "missing (blank)",
+        "missing (--)",
+        "unparseable value 'x'",
+    ]
