@@ -54,14 +54,14 @@ def test_missing_file_names_the_source(tmp_path):
 def test_empty_file_is_rejected(tmp_path):
     empty = tmp_path / "empty.csv"
     empty.write_text("")
-    with pytest.raises(RawSourceError, match="empty.csv: the file is empty"):
+    with pytest.raises(RawSourceError, match=r"empty.csv: the file is empty"):
         read_raw_listings(str(empty))
 
 
 def test_unreadable_csv_is_rejected(tmp_path):
     broken = tmp_path / "broken.csv"
     broken.write_bytes(b'address,price\n"unterminated,1\n')
-    with pytest.raises(RawSourceError, match="broken.csv: not a readable CSV"):
+    with pytest.raises(RawSourceError, match=r"broken.csv: not a readable CSV"):
         read_raw_listings(str(broken))
 
 
@@ -99,7 +99,7 @@ def test_s3_uri_is_read(csv_path, monkeypatch):
 def test_missing_s3_object_names_the_uri(monkeypatch):
     monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
     boto3.client("s3").create_bucket(Bucket="raw")
-    with pytest.raises(RawSourceError, match="cannot read s3://raw/absent.csv"):
+    with pytest.raises(RawSourceError, match=r"cannot read s3://raw/absent.csv"):
         read_raw_listings("s3://raw/absent.csv")
 
 
