@@ -21,8 +21,13 @@ ROOT = Path(__file__).resolve().parents[1]
 REQUIREMENTS = ROOT / "deploy" / "lambda-requirements.txt"
 LIMIT_MB = 250
 TARGET_MB = 100
-# The serving package and the one module it imports from bh_pricing; the export side is left out.
-SOURCES = ("bh_pricing/__init__.py", "bh_pricing/constants.py")
+# The serving package and the modules it imports from bh_pricing; the export side is left out.
+SOURCES = (
+    "bh_pricing/__init__.py",
+    "bh_pricing/constants.py",
+    "bh_pricing/io/__init__.py",
+    "bh_pricing/io/storage.py",
+)
 SERVING_EXCLUDE = ("bundle.py", "onnx_convert.py", "log_reader.py", "openapi.py")
 # Installed files the handler never imports: caches, tests, onnxruntime's model tooling, f2py.
 PRUNE = (
@@ -68,7 +73,7 @@ def install(target: Path, python_version: str) -> None:
 
 
 def copy_sources(target: Path) -> None:
-    """Copy bh_pricing/__init__.py, constants.py and the serving runtime modules."""
+    """Copy ``SOURCES`` and the serving runtime modules."""
     for source in SOURCES:
         destination = target / source
         destination.parent.mkdir(parents=True, exist_ok=True)

@@ -1,24 +1,40 @@
-"""Read and write files addressed by URI: a local path or ``s3://bucket/key``.
+"""Read and write files addressed by URI: a local path (or ``file://``) or ``s3://bucket/key``.
 
 S3 goes through boto3, which honours the standard ``AWS_*`` environment (``AWS_ENDPOINT_URL`` for
-MinIO or moto). Writes are atomic: a reader never sees half a file.
+MinIO or moto). Writes are atomic: a reader never sees half a file. boto3 is imported on the first
+s3:// call and its client is kept per process, so the serving handler (which imports this module)
+starts fast and never loads boto3 for a local bundle. This module imports no pandas.
 """
 
 from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
-import boto3
-from botocore.exceptions import BotoCoreError, ClientError
+_NOT_FOUND = {"404", "NoSuchKey", "NotFound", "NoSuchBucket"}
+# The environment a cached S3 client was built from; a change (tests, moto) builds a new one.
+_CLIENT_ENV = (
+    "AWS_ENDPOINT_URL",
+    "AWS_ENDPOINT_URL_S3",
+    "AWS_REGION",
+    "AWS_DEFAULT_REGION",
+    "AWS_PROFILE",
+    "AWS_ACCESS_KEY_ID",
+)
 
 
 class StorageError(IOError):
     """A storage operation failed; the message names the URI and the cause."""
+
+
+class NotFoundError(StorageError):
+    """Nothing exists at the URI."""
 
 
 @dataclass(frozen=True)
@@ -50,40 +66,82 @@ def parse(uri: str | os.PathLike[str]) -> Location:
 
 def join(base: str, *parts: str) -> str:
     """Join path parts onto a local or s3:// base."""
-    if parse(base).scheme == "s3":
+    loc = parse(base)
+    if loc.scheme == "s3":
         return "/".join([base.rstrip("/"), *(p.strip("/") for p in parts)])
-    return str(Path(base, *parts))
+    return str(Path(loc.key, *parts))
+
+
+_client: tuple[tuple[object, ...], Any] | None = None
 
 
 def s3_client() -> Any:
-    """A boto3 S3 client from the standard AWS environment."""
-    return boto3.client("s3")
+    """A boto3 S3 client from the standard AWS environment, built once per process."""
+    global _client
+    key = (os.getpid(), *(os.environ.get(name) for name in _CLIENT_ENV))
+    if _client is None or _client[0] != key:
+        import boto3
+
+        _client = (key, boto3.client("s3"))
+    return _client[1]
+
+
+def reset_s3_client() -> None:
+    """Forget the cached S3 client (credentials and endpoint are read again on next use)."""
+    global _client
+    _client = None
+
+
+@contextmanager
+def _s3_errors(action: str, uri: str) -> Iterator[None]:
+    """Turn botocore errors into StorageError (NotFoundError for a missing key or bucket)."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    try:
+        yield
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") in _NOT_FOUND:
+            raise NotFoundError(f"cannot {action} {uri}: no such object") from exc
+        raise StorageError(f"cannot {action} {uri}: {exc}") from exc
+    except BotoCoreError as exc:
+        raise StorageError(f"cannot {action} {uri}: {exc}") from exc
+
+
+@contextmanager
+def _local_errors(action: str, uri: str) -> Iterator[None]:
+    """Turn OSError into StorageError (NotFoundError for a missing file)."""
+    try:
+        yield
+    except FileNotFoundError as exc:
+        raise NotFoundError(f"cannot {action} {uri}: no such file") from exc
+    except OSError as exc:
+        raise StorageError(f"cannot {action} {uri}: {exc}") from exc
 
 
 def read_bytes(uri: str) -> bytes:
-    """Whole file content; StorageError names the URI when it is missing or unreadable."""
+    """Whole file content; NotFoundError when missing, StorageError when unreadable."""
     loc = parse(uri)
-    try:
-        if loc.scheme == "s3":
+    if loc.scheme == "s3":
+        with _s3_errors("read", uri):
             return s3_client().get_object(Bucket=loc.bucket, Key=loc.key)["Body"].read()
+    with _local_errors("read", uri):
         return Path(loc.key).read_bytes()
-    except (OSError, ClientError, BotoCoreError) as exc:
-        raise StorageError(f"cannot read {uri}: {exc}") from exc
 
 
 def write_bytes(uri: str, data: bytes) -> None:
     """Write ``data`` atomically (temp file + rename locally; a single PUT on S3)."""
     loc = parse(uri)
-    try:
-        if loc.scheme == "s3":
+    if loc.scheme == "s3":
+        with _s3_errors("write", uri):
             s3_client().put_object(Bucket=loc.bucket, Key=loc.key, Body=data)
-            return
-        path = Path(loc.key)
+        return
+    path = Path(loc.key)
+    try:
         path.parent.mkdir(parents=True, exist_ok=True)
         with tempfile.NamedTemporaryFile(dir=path.parent, delete=False, prefix=".tmp-") as tmp:
             tmp.write(data)
         os.replace(tmp.name, path)
-    except (OSError, ClientError, BotoCoreError) as exc:
+    except OSError as exc:
         raise StorageError(f"cannot write {uri}: {exc}") from exc
 
 
@@ -93,34 +151,30 @@ def exists(uri: str) -> bool:
     if loc.scheme == "file":
         return Path(loc.key).is_file()
     try:
-        s3_client().head_object(Bucket=loc.bucket, Key=loc.key)
-    except ClientError as exc:
-        if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
-            return False
-        raise StorageError(f"cannot check {uri}: {exc}") from exc
-    except BotoCoreError as exc:
-        raise StorageError(f"cannot check {uri}: {exc}") from exc
+        with _s3_errors("check", uri):
+            s3_client().head_object(Bucket=loc.bucket, Key=loc.key)
+    except NotFoundError:
+        return False
     return True
 
 
 def list_files(prefix: str, suffix: str = "") -> list[str]:
     """URIs of files under ``prefix`` (recursively) ending with ``suffix``, sorted."""
     loc = parse(prefix)
-    try:
-        if loc.scheme == "file":
-            root = Path(loc.key)
-            if not root.exists():
-                return []
+    if loc.scheme == "file":
+        root = Path(loc.key)
+        if not root.exists():
+            return []
+        with _local_errors("list", prefix):
             return sorted(
                 str(p)
                 for p in root.rglob(f"*{suffix}")
                 if p.is_file() and not p.name.startswith(".")
             )
-        keys: list[str] = []
+    keys: list[str] = []
+    key_prefix = loc.key.rstrip("/") + "/" if loc.key else ""
+    with _s3_errors("list", prefix):
         pages = s3_client().get_paginator("list_objects_v2")
-        key_prefix = loc.key.rstrip("/") + "/" if loc.key else ""
         for page in pages.paginate(Bucket=loc.bucket, Prefix=key_prefix):
             keys += [o["Key"] for o in page.get("Contents", []) if o["Key"].endswith(suffix)]
-        return sorted(f"s3://{loc.bucket}/{k}" for k in keys)
-    except (OSError, ClientError, BotoCoreError) as exc:
-        raise StorageError(f"cannot list {prefix}: {exc}") from exc
+    return sorted(f"s3://{loc.bucket}/{k}" for k in keys)

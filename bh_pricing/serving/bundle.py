@@ -1,9 +1,9 @@
 """Export a fitted candidate as a servable bundle (``model.onnx``, ``manifest.json``); publish it.
 
-Layout under a root (local folder or s3:// prefix)::
+Layout under a root (local folder or s3:// prefix; the graph uses ``Locations.bundles_uri()``)::
 
-    <root>/bundles/<version folder>/model.onnx
-    <root>/bundles/<version folder>/manifest.json   (written after the model)
+    <root>/v<version>-<time>-<sha8>/model.onnx
+    <root>/v<version>-<time>-<sha8>/manifest.json   (written after the model)
     <root>/current.json                            (written last, only after the parity check)
 
 Readers go through ``current.json``, so they never see a half-written or unchecked bundle.
@@ -114,7 +114,7 @@ def export_bundle(
         files={MODEL_FILE: FileEntry(sha256=sha256(model), bytes=len(model))},
     )
     folder = f"v{manifest.model_version}-{created:%Y%m%dT%H%M%SZ}-{sha256(model)[:8]}"
-    uri = storage.join(root, "bundles", folder)
+    uri = storage.join(root, folder)
     storage.write_bytes(storage.join(uri, MODEL_FILE), model)
     storage.write_bytes(storage.join(uri, MANIFEST_FILE), manifest_bytes(manifest))
     parity = None
@@ -154,7 +154,7 @@ def check_parity(
 
 
 def publish_bundle(root: str, bundle_uri: str) -> CurrentPointer:
-    """Point ``<root>/current.json`` at ``bundle_uri`` (a folder under ``<root>/bundles``)."""
+    """Point ``<root>/current.json`` at ``bundle_uri`` (a folder under ``root``)."""
     manifest = storage.read_bytes(storage.join(bundle_uri, MANIFEST_FILE))
     pointer = CurrentPointer(
         bundle=_relative(root, bundle_uri),
@@ -165,14 +165,6 @@ def publish_bundle(root: str, bundle_uri: str) -> CurrentPointer:
     current = pointer.model_dump_json(indent=2).encode()
     storage.write_bytes(storage.join(root, CURRENT_FILE), current)
     return pointer
-
-
-def read_current(root: str) -> CurrentPointer | None:
-    """The published pointer under ``root``, or None when nothing is published yet."""
-    uri = storage.join(root, CURRENT_FILE)
-    if not storage.exists(uri):
-        return None
-    return CurrentPointer.model_validate_json(storage.read_bytes(uri))
 
 
 def _relative(root: str, bundle_uri: str) -> str:

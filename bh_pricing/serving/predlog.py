@@ -15,7 +15,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from bh_pricing.serving import blobs
+from bh_pricing.io import storage
 
 logger = logging.getLogger(__name__)
 
@@ -94,11 +94,11 @@ class PredictionLog:
         records = self._buffer
         stamp = datetime.now(UTC)
         name = f"{stamp:%H%M%S%f}-{uuid.uuid4().hex[:12]}.jsonl"
-        target = blobs.join(self.uri, f"date={stamp:%Y-%m-%d}", name)
+        target = storage.join(self.uri, f"date={stamp:%Y-%m-%d}", name)
         lines = "".join(json.dumps(r, ensure_ascii=False, allow_nan=False) + "\n" for r in records)
         try:
-            blobs.write_bytes(target, lines.encode())
-        except blobs.BlobError as exc:
+            storage.write_bytes(target, lines.encode())
+        except storage.StorageError as exc:
             self.stats.write_failures += 1
             self.stats.last_error = str(exc)
             logger.error("prediction log write failed (%d records kept): %s", len(records), exc)

@@ -14,7 +14,7 @@ import onnxruntime as ort
 from onnxruntime.capi.onnxruntime_pybind11_state import Fail, InvalidArgument, InvalidProtobuf
 from pydantic import ValidationError
 
-from bh_pricing.serving import blobs
+from bh_pricing.io import storage
 from bh_pricing.serving.manifest import (
     CURRENT_FILE,
     MANIFEST_FILE,
@@ -63,34 +63,41 @@ def sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
+def read_current(root: str) -> CurrentPointer | None:
+    """The pointer ``<root>/current.json``, or None when nothing is published under ``root``."""
+    uri = storage.join(root, CURRENT_FILE)
+    try:
+        return CurrentPointer.model_validate_json(storage.read_bytes(uri))
+    except storage.NotFoundError:
+        return None
+    except ValidationError as exc:
+        raise BundleError(f"{uri}: invalid pointer: {exc}") from exc
+
+
 def resolve_bundle(uri: str) -> tuple[str, CurrentPointer | None]:
     """The bundle folder for ``uri``: the one ``current.json`` points to, or ``uri`` itself."""
-    try:
-        content = blobs.read_bytes(blobs.join(uri, CURRENT_FILE))
-        pointer = CurrentPointer.model_validate_json(content)
-    except blobs.BlobNotFoundError:
+    pointer = read_current(uri)
+    if pointer is None:
         return uri, None
-    except ValidationError as exc:
-        raise BundleError(f"{blobs.join(uri, CURRENT_FILE)}: invalid pointer: {exc}") from exc
-    return blobs.join(uri, pointer.bundle), pointer
+    return storage.join(uri, pointer.bundle), pointer
 
 
 def load_bundle(uri: str) -> ServedModel:
     """Read and verify the bundle at ``uri`` (a root with ``current.json`` or a bundle folder)."""
     try:
         folder, pointer = resolve_bundle(uri)
-        manifest_bytes = blobs.read_bytes(blobs.join(folder, MANIFEST_FILE))
+        manifest_bytes = storage.read_bytes(storage.join(folder, MANIFEST_FILE))
         if pointer is not None and sha256(manifest_bytes) != pointer.manifest_sha256:
             raise BundleError(f"{folder}: manifest checksum differs from {CURRENT_FILE}")
         manifest = Manifest.model_validate_json(manifest_bytes)
-        files = {name: blobs.read_bytes(blobs.join(folder, name)) for name in manifest.files}
-    except blobs.BlobError as exc:
+        files = {name: storage.read_bytes(storage.join(folder, name)) for name in manifest.files}
+    except storage.StorageError as exc:
         raise BundleError(str(exc)) from exc
     except ValidationError as exc:
         raise BundleError(f"{folder}: invalid {MANIFEST_FILE}: {exc}") from exc
     for name, entry in manifest.files.items():
         if sha256(files[name]) != entry.sha256:
-            raise BundleError(f"{blobs.join(folder, name)}: sha256 does not match the manifest")
+            raise BundleError(f"{storage.join(folder, name)}: sha256 does not match the manifest")
     if MODEL_FILE not in files:
         raise BundleError(f"{folder}: the manifest lists no {MODEL_FILE}")
     options = ort.SessionOptions()
@@ -102,7 +109,7 @@ def load_bundle(uri: str) -> ServedModel:
         )
     except (Fail, InvalidArgument, InvalidProtobuf) as exc:
         raise BundleError(
-            f"{blobs.join(folder, MODEL_FILE)}: onnxruntime cannot load it: {exc}"
+            f"{storage.join(folder, MODEL_FILE)}: onnxruntime cannot load it: {exc}"
         ) from exc
     expected = {f.name for f in manifest.input_schema.features}
     missing = {i.name for i in session.get_inputs()} - expected

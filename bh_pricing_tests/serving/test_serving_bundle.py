@@ -12,9 +12,9 @@ import pytest
 
 from bh_pricing.constants import FEATURE_COLUMNS
 from bh_pricing.serving import bundle as bundle_module
-from bh_pricing.serving.bundle import BundleCheckError, ParityReport, read_current
+from bh_pricing.serving.bundle import BundleCheckError, ParityReport
 from bh_pricing.serving.manifest import CURRENT_FILE, MANIFEST_FILE, MODEL_FILE, Manifest
-from bh_pricing.serving.runtime import BundleError, load_bundle
+from bh_pricing.serving.runtime import BundleError, load_bundle, read_current
 
 
 def _edge_cases(listings: pd.DataFrame) -> pd.DataFrame:

@@ -126,5 +126,7 @@ def test_zip_builder_copies_only_the_runtime_modules(tmp_path: Path) -> None:
     serving = {p.name for p in (tmp_path / "bh_pricing" / "serving").iterdir()}
     assert {"handler.py", "api.py", "runtime.py", "schemas.py", "openapi.json"} <= serving
     assert not serving & {"bundle.py", "onnx_convert.py", "log_reader.py"}
+    assert (tmp_path / "bh_pricing" / "io" / "storage.py").is_file(), "the runtime's storage"
+    assert not (tmp_path / "bh_pricing" / "io" / "registry.py").exists()
     builder.make_zip(tmp_path, tmp_path.parent / "out.zip")
     assert builder.size_mb(tmp_path) < 1

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from bh_pricing.serving import blobs
+from bh_pricing.io import storage
 from bh_pricing.serving.api import App
 from bh_pricing.serving.log_reader import LOG_COLUMNS, read_prediction_log
 from bh_pricing.serving.predlog import PredictionLog
@@ -81,9 +81,9 @@ def test_write_failure_is_counted_and_reported_but_request_succeeds(
 ) -> None:
     # given an artifact store that rejects writes
     def refuse(uri: str, data: bytes) -> None:
-        raise blobs.BlobError(f"cannot write {uri}: AccessDenied")
+        raise storage.StorageError(f"cannot write {uri}: AccessDenied")
 
-    monkeypatch.setattr(blobs, "write_bytes", refuse)
+    monkeypatch.setattr(storage, "write_bytes", refuse)
     # when a prediction is made, then it is answered normally
     status, _ = invoke(v1_event("POST", "/predict", savassi))
     assert status == 200

@@ -10,11 +10,11 @@ import pandas as pd
 import pytest
 from moto import mock_aws
 
-from bh_pricing.serving import blobs
+from bh_pricing.io import storage
 from bh_pricing.serving import handler as handler_module
 from bh_pricing.serving.api import App, ServingSettings
-from bh_pricing.serving.bundle import read_current
 from bh_pricing.serving.log_reader import read_prediction_log
+from bh_pricing.serving.runtime import read_current
 
 BUCKET = "bh-pricing-test"
 
@@ -30,11 +30,11 @@ def s3(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
         monkeypatch.setenv(name, value)
     monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
     with mock_aws():
-        blobs.reset_s3_client()
+        storage.reset_s3_client()
         client = boto3.client("s3")
         client.create_bucket(Bucket=BUCKET)
         yield client
-    blobs.reset_s3_client()
+    storage.reset_s3_client()
     handler_module.reset_app(None)
 
 
@@ -51,7 +51,7 @@ def test_bundle_on_s3_serves_and_logs_to_s3(
     # given a champion exported and published to S3
     root = f"s3://{BUCKET}/serving"
     exported = export(fitted["gradient_boosting"], root, listings)
-    assert exported.uri.startswith(f"s3://{BUCKET}/serving/bundles/v7-")
+    assert exported.uri.startswith(f"s3://{BUCKET}/serving/v7-")
     pointer = read_current(root)
     assert pointer is not None
     keys = {o["Key"] for o in s3.list_objects_v2(Bucket=BUCKET)["Contents"]}
