@@ -35,8 +35,8 @@ class ServingSettings:
     model_uri: str | None
     prediction_log_uri: str | None
     retry_seconds: float = 5.0
-    log_max_records: int = 500
-    log_max_seconds: float = 60.0
+    log_max_records: int = 100
+    log_max_seconds: float = 30.0
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> ServingSettings:
@@ -46,8 +46,8 @@ class ServingSettings:
             model_uri=env.get("BH_PRICING_MODEL_URI") or None,
             prediction_log_uri=env.get("BH_PRICING_PREDICTION_LOG_URI") or None,
             retry_seconds=float(env.get("BH_PRICING_MODEL_RETRY_SECONDS", "5")),
-            log_max_records=int(env.get("BH_PRICING_LOG_MAX_RECORDS", "500")),
-            log_max_seconds=float(env.get("BH_PRICING_LOG_MAX_SECONDS", "60")),
+            log_max_records=int(env.get("BH_PRICING_LOG_MAX_RECORDS", "100")),
+            log_max_seconds=float(env.get("BH_PRICING_LOG_MAX_SECONDS", "30")),
         )
 
 
@@ -111,7 +111,11 @@ class App:
         return response
 
     def end_invocation(self) -> None:
-        """Flush the prediction log (called when a Lambda invocation or HTTP request ends)."""
+        """Flush the prediction log if due (called when an invocation or HTTP request ends)."""
+        self.log.flush_if_due()
+
+    def close(self) -> None:
+        """Write whatever the prediction log still buffers (process exit)."""
         self.log.flush()
 
     def predict(self, body: bytes | None, request_id: str) -> Response:

@@ -33,7 +33,7 @@ def reset_app(app: App | None = None) -> None:
 
 
 def handler(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
-    """Lambda handler: translate the proxy event, answer, flush the prediction log."""
+    """Lambda handler: translate the proxy event, answer, flush the prediction log if due."""
     app = get_app()
     request_id = _request_id(event, context)
     try:

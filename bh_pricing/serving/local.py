@@ -7,7 +7,10 @@ curl -s localhost:8080/predict -d '{"neighborhood": "Savassi", "square_foot": 90
 from __future__ import annotations
 
 import argparse
+import atexit
 import logging
+import signal
+import sys
 import uuid
 from http.server import BaseHTTPRequestHandler, HTTPServer
 
@@ -61,8 +64,12 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 def serve(host: str = "127.0.0.1", port: int = 8080) -> HTTPServer:
-    """A one-request-at-a-time server (like a Lambda container) on ``host:port``, not started."""
+    """A one-request-at-a-time server (like a Lambda container) on ``host:port``, not started.
+
+    The prediction log is flushed when due after each request and once more at interpreter exit.
+    """
     app = get_app()
+    atexit.register(app.close)
     handler = type("Handler", (_Handler,), {"app": app})
     return HTTPServer((host, port), handler)
 
@@ -75,6 +82,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     server = serve(args.host, args.port)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     status = server.RequestHandlerClass.app.handle("GET", "/health", None).body
     logging.info("serving on http://%s:%d (model: %s)", args.host, args.port, status["model"])
     try:
@@ -83,7 +91,7 @@ def main(argv: list[str] | None = None) -> None:
         logging.info("stopped")
     finally:
         server.server_close()
-        server.RequestHandlerClass.app.end_invocation()
+        server.RequestHandlerClass.app.close()
 
 
 if __name__ == "__main__":

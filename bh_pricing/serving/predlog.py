@@ -3,6 +3,15 @@
 Every flush writes one new object ``<prefix>/date=YYYY-MM-DD/<time>-<id>.jsonl`` (S3 has no append),
 so concurrent Lambda containers never overwrite each other. A failed write is logged and counted,
 the records stay buffered (up to ``max_buffer``) for the next flush, and the request is unaffected.
+
+Records are buffered in memory and written when a flush is due: at the end of an invocation once
+the buffer holds ``max_records`` (``BH_PRICING_LOG_MAX_RECORDS``, default 100) or its oldest record
+is ``max_seconds`` old (``BH_PRICING_LOG_MAX_SECONDS``, default 30). One S3 PUT per invocation cost
+most of the request time; batching makes it rare. The price: a buffer is only written by a later
+invocation of the same container (or at interpreter exit for the local server, see ``local``), so
+when Lambda reclaims an idle container it loses the records still buffered: at most
+``max_records - 1`` of them, none older than ``max_seconds`` unless the container then sat idle.
+Set ``BH_PRICING_LOG_MAX_RECORDS=1`` to write at the end of every invocation (nothing lost).
 """
 
 from __future__ import annotations
@@ -36,8 +45,8 @@ class PredictionLog:
     """Buffer of prediction records, flushed when ``max_records`` or ``max_seconds`` is reached."""
 
     uri: str | None
-    max_records: int = 500
-    max_seconds: float = 60.0
+    max_records: int = 100
+    max_seconds: float = 30.0
     max_buffer: int = 20_000
     stats: LogStats = field(default_factory=LogStats)
     _buffer: list[dict[str, object]] = field(default_factory=list)
@@ -60,7 +69,7 @@ class PredictionLog:
         inputs: Sequence[Mapping[str, object]],
         predictions: Sequence[float],
     ) -> None:
-        """Buffer one record per prediction; flush if the buffer is full or old enough."""
+        """Buffer one record per prediction (written later, by ``flush_if_due`` or ``flush``)."""
         if not self.enabled:
             return
         now = datetime.now(UTC).isoformat(timespec="milliseconds")
@@ -77,8 +86,6 @@ class PredictionLog:
             )
         if self._oldest is None:
             self._oldest = time.monotonic()
-        if self.due():
-            self.flush()
 
     def due(self) -> bool:
         """True when the buffer is full or its oldest record is ``max_seconds`` old."""
@@ -86,6 +93,10 @@ class PredictionLog:
             return False
         age = time.monotonic() - (self._oldest or time.monotonic())
         return len(self._buffer) >= self.max_records or age >= self.max_seconds
+
+    def flush_if_due(self) -> bool:
+        """Flush when ``due()``; True when nothing had to be written or the write succeeded."""
+        return self.flush() if self.due() else True
 
     def flush(self) -> bool:
         """Write the buffer as one JSON-lines object; False (and the error counted) on failure."""

@@ -90,9 +90,15 @@ def bundle_root(
 
 @pytest.fixture
 def app(bundle_root: str, tmp_path: Path) -> Iterator[App]:
-    """The process-wide app serving ``bundle_root``, logging under ``tmp_path/log``."""
+    """The process-wide app serving ``bundle_root``, logging under ``tmp_path/log``.
+
+    The log is written at the end of every invocation (``log_max_records=1``) so tests can read it.
+    """
     settings = ServingSettings(
-        model_uri=bundle_root, prediction_log_uri=str(tmp_path / "log"), retry_seconds=0
+        model_uri=bundle_root,
+        prediction_log_uri=str(tmp_path / "log"),
+        retry_seconds=0,
+        log_max_records=1,
     )
     app = App(settings)
     handler_module.reset_app(app)

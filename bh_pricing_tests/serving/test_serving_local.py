@@ -45,3 +45,11 @@ def test_local_server_predicts_and_reports(server_url: str, savassi: dict, app: 
     assert (status, body["error"]) == (400, "malformed JSON")
     assert _request(f"{server_url}/nope")[0] == 404
     assert app.log.stats.records_written == 1
+
+
+def test_local_server_flushes_the_log_at_exit(app: App, monkeypatch: pytest.MonkeyPatch) -> None:
+    registered: list[Any] = []
+    monkeypatch.setattr(local.atexit, "register", registered.append)
+    server = local.serve("127.0.0.1", 0)
+    server.server_close()
+    assert registered == [app.close], "the buffered log is written when the interpreter exits"

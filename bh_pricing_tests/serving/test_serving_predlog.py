@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from bh_pricing.io import storage
-from bh_pricing.serving.api import App
+from bh_pricing.serving import handler as handler_module
+from bh_pricing.serving.api import App, ServingSettings
 from bh_pricing.serving.log_reader import LOG_COLUMNS, read_prediction_log
 from bh_pricing.serving.predlog import PredictionLog
 
@@ -52,23 +54,67 @@ def test_rejected_requests_are_not_logged(
     assert _log_lines(Path(app.settings.prediction_log_uri)) == []
 
 
-def test_buffer_flushes_by_size(tmp_path: Path) -> None:
+def test_buffer_flushes_by_size_when_due(tmp_path: Path) -> None:
     log = PredictionLog(str(tmp_path), max_records=3, max_seconds=3600)
     inputs = [{"neighborhood": "Sion"}]
     log.record("a", "1", inputs, [1.0])
     log.record("b", "1", inputs, [2.0])
+    assert log.flush_if_due(), "nothing due is not a failure"
     assert log.pending == 2
     assert not list(tmp_path.rglob("*.jsonl"))
     log.record("c", "1", inputs, [3.0])
+    assert log.pending == 3, "recording never writes: the flush waits for the invocation's end"
+    log.flush_if_due()
     assert log.pending == 0
     assert [r["request_id"] for r in _log_lines(tmp_path)] == ["a", "b", "c"]
 
 
-def test_buffer_flushes_by_age(tmp_path: Path) -> None:
+def test_buffer_flushes_by_age_when_due(tmp_path: Path) -> None:
     log = PredictionLog(str(tmp_path), max_records=1000, max_seconds=0)
     log.record("a", "1", [{"neighborhood": "Sion"}], [1.0])
+    log.flush_if_due()
     assert log.pending == 0
     assert log.stats.files_written == 1
+
+
+def test_invocations_share_one_write_until_due(
+    bundle_root: str, tmp_path: Path, savassi: dict, v2_event: Any, invoke: Any
+) -> None:
+    # given the default batching (100 records or 30 s), here 3 records
+    settings = ServingSettings(bundle_root, str(tmp_path / "log"), retry_seconds=0)
+    assert (settings.log_max_records, settings.log_max_seconds) == (100, 30.0)
+    app = App(replace(settings, log_max_records=3))
+    handler_module.reset_app(app)
+    try:
+        # when two single-listing invocations end, nothing is written yet
+        for _ in range(2):
+            assert invoke(v2_event("POST", "/predict", savassi))[0] == 200
+        assert (app.log.pending, _log_lines(tmp_path / "log")) == (2, [])
+        # then the third reaches the size and its end writes the three records in one file
+        invoke(v2_event("POST", "/predict", savassi))
+    finally:
+        handler_module.reset_app(None)
+    assert app.log.pending == 0
+    assert len(list((tmp_path / "log").rglob("*.jsonl"))) == 1
+    assert len(_log_lines(tmp_path / "log")) == 3
+
+
+def test_close_writes_what_is_buffered(bundle_root: str, tmp_path: Path, savassi: dict) -> None:
+    app = App(ServingSettings(bundle_root, str(tmp_path / "log"), retry_seconds=0))
+    app.handle("POST", "/predict", json.dumps(savassi).encode())
+    app.end_invocation()
+    assert app.log.pending == 1
+    app.close()
+    assert app.log.pending == 0
+    assert len(_log_lines(tmp_path / "log")) == 1
+
+
+def test_batching_is_configured_from_the_environment() -> None:
+    env = {"BH_PRICING_LOG_MAX_RECORDS": "1", "BH_PRICING_LOG_MAX_SECONDS": "2.5"}
+    settings = ServingSettings.from_env(env)
+    assert (settings.log_max_records, settings.log_max_seconds) == (1, 2.5)
+    defaults = ServingSettings.from_env({})
+    assert (defaults.log_max_records, defaults.log_max_seconds) == (100, 30.0)
 
 
 def test_write_failure_is_counted_and_reported_but_request_succeeds(
@@ -104,6 +150,7 @@ def test_buffer_is_bounded_while_the_store_is_down(tmp_path: Path) -> None:
     (tmp_path / "file-not-dir").write_text("blocks the folder")
     for i in range(8):
         log.record(str(i), "1", [{"neighborhood": "Sion"}], [1.0])
+        log.flush_if_due()
     assert log.pending == 5
     assert log.stats.records_dropped == 3
     assert log.stats.write_failures == 8

@@ -58,7 +58,8 @@ def test_bundle_on_s3_serves_and_logs_to_s3(
     assert f"serving/{pointer.bundle}/model.onnx" in keys
     # when a Lambda container serves it with the log on S3
     log_uri = f"s3://{BUCKET}/prediction-log"
-    handler_module.reset_app(App(ServingSettings(root, log_uri, retry_seconds=0)))
+    settings = ServingSettings(root, log_uri, retry_seconds=0, log_max_records=1)
+    handler_module.reset_app(App(settings))
     status, body = invoke(v1_event("POST", "/predict", [savassi, kaggle_row], base64_body=True))
     # then it prices and the log can be read back from S3
     assert status == 200, body
@@ -79,7 +80,8 @@ def test_missing_s3_bundle_is_503(s3: Any, savassi: dict, v2_event: Any, invoke:
 def test_log_write_to_missing_bucket_does_not_fail_the_request(
     s3: Any, bundle_root: str, savassi: dict, v2_event: Any, invoke: Any
 ) -> None:
-    app = App(ServingSettings(bundle_root, "s3://no-such-bucket/log", retry_seconds=0))
+    log_uri = "s3://no-such-bucket/log"
+    app = App(ServingSettings(bundle_root, log_uri, retry_seconds=0, log_max_records=1))
     handler_module.reset_app(app)
     status, _ = invoke(v2_event("POST", "/predict", savassi))
     assert status == 200
