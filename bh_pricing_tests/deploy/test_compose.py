@@ -43,6 +43,7 @@ TEST_SECRETS = {
 
 def compose_spec_schema() -> dict[str, Any]:
     """The compose-spec JSON schema as vendored by check-jsonschema (Apache-2.0)."""
+    pytest.importorskip("check_jsonschema", reason="pip install check-jsonschema")
     vendor = resources.files("check_jsonschema.builtin_schemas.vendor")
     return json.loads(vendor.joinpath("compose-spec.json").read_text())
 
