@@ -64,11 +64,16 @@ def gradient_boosting(
     learning_rate: float = 0.04,
     max_iter: int = 800,
     max_leaf_nodes: int = 31,
-    min_samples_leaf: int = 10,
+    min_samples_leaf: int = 5,
     l2_regularization: float = 3.0,
+    max_features: float = 0.5,
     random_state: int = 0,
 ) -> TransformedTargetRegressor:
-    """Histogram gradient boosting on every feature; neighborhood target-encoded, NaN native."""
+    """Histogram gradient boosting on every feature; neighborhood target-encoded, NaN native.
+
+    Defaults chosen by 5-fold CV on the training listings of the real file (RMSE, R², MAPE);
+    sampling half the features per split helped most.
+    """
     features = ColumnTransformer(
         [
             ("neighborhood", TargetEncoder(target_type="continuous"), ["neighborhood"]),
@@ -81,6 +86,7 @@ def gradient_boosting(
         max_leaf_nodes=max_leaf_nodes,
         min_samples_leaf=min_samples_leaf,
         l2_regularization=l2_regularization,
+        max_features=max_features,
         random_state=random_state,
     )
     return _log_price(Pipeline([("features", features), ("model", model)]))
