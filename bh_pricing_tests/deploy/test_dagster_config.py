@@ -32,10 +32,13 @@ INSTANCE_ENV = {
 }
 
 
+LOCAL_ONLY = {"BH_PRICING_HOME"}
+
+
 def prod_env_vars() -> set[str]:
-    """Names the production resources read through ``dg.EnvVar``."""
+    """Names the resources read from the environment (``dg.EnvVar`` or ``os.environ``)."""
     source = (REPO_ROOT / "bh_pricing" / "resources" / "__init__.py").read_text()
-    return set(re.findall(r"EnvVar\(\"([A-Z0-9_]+)\"\)", source))
+    return set(re.findall(r"\"((?:BH_PRICING|MLFLOW)_[A-Z0-9_]+)\"", source)) - LOCAL_ONLY
 
 
 def load_yaml(name: str) -> dict[str, Any]:
