@@ -1,0 +1,134 @@
+"""Cold wall time of materializing the whole asset graph, with the duration of every step.
+
+A fresh ``BH_PRICING_HOME`` and ``DAGSTER_HOME`` (temporary folders) are used, and the CLI runs as
+a subprocess, so interpreter start-up, imports and the executor's process start-up all count:
+
+    dagster asset materialize -m bh_pricing.definitions --select '*'
+
+Step durations come from the run's ``STEP_START`` / ``STEP_SUCCESS`` events in the instance of
+that ``DAGSTER_HOME``. Timings on a shared machine are noisy: compare ratios within a run.
+
+    python benchmarks/pipeline_time.py [--raw data.csv] [--select '*'] [--target 60] [--keep]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import pandas as pd
+from dagster import DagsterEventType, DagsterInstance, EventLogEntry
+
+TARGET_SECONDS = 60.0
+DAGSTER = Path(sys.executable).with_name("dagster")
+
+
+def materialize(
+    raw: str, root: Path, select: str
+) -> tuple[float, subprocess.CompletedProcess[str]]:
+    """Run the CLI with fresh homes under ``root``; wall seconds and the finished process."""
+    dagster_home = root / "dagster_home"
+    dagster_home.mkdir(parents=True)
+    (dagster_home / "dagster.yaml").write_text("")  # defaults, without the CLI's warning
+    env = {
+        **os.environ,
+        "DAGSTER_HOME": str(dagster_home),
+        "BH_PRICING_HOME": str(root / "bh_pricing_home"),
+        "BH_PRICING_RAW_URI": raw,
+        "BH_PRICING_ENV": "local",
+    }
+    env.pop("MLFLOW_TRACKING_URI", None)
+    command = [str(DAGSTER), "asset", "materialize", "-m", "bh_pricing.definitions"]
+    start = time.perf_counter()
+    done = subprocess.run(
+        [*command, "--select", select],
+        env=env,
+        cwd=root,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    return time.perf_counter() - start, done
+
+
+def step_durations(dagster_home: Path) -> pd.DataFrame:
+    """One row per step of the (only) run: start offset and duration, in seconds."""
+    previous = os.environ.get("DAGSTER_HOME")
+    os.environ["DAGSTER_HOME"] = str(dagster_home)
+    try:
+        with DagsterInstance.get() as instance:
+            (run,) = instance.get_runs()
+            kinds = {
+                DagsterEventType.RUN_START,
+                DagsterEventType.STEP_START,
+                DagsterEventType.STEP_SUCCESS,
+            }
+            entries = instance.all_logs(run.run_id, of_type=kinds)
+    finally:
+        if previous is None:
+            os.environ.pop("DAGSTER_HOME", None)
+        else:
+            os.environ["DAGSTER_HOME"] = previous
+    by_kind: dict[DagsterEventType, list[EventLogEntry]] = {kind: [] for kind in kinds}
+    for entry in entries:
+        by_kind[entry.dagster_event.event_type].append(entry)
+    run_start = min(e.timestamp for e in by_kind[DagsterEventType.RUN_START])
+    starts = {e.step_key: e.timestamp for e in by_kind[DagsterEventType.STEP_START]}
+    rows = [
+        {
+            "step": e.step_key,
+            "starts_at_s": starts[e.step_key] - run_start,
+            "duration_s": e.dagster_event.event_specific_data.duration_ms / 1000,
+        }
+        for e in by_kind[DagsterEventType.STEP_SUCCESS]
+    ]
+    table = pd.DataFrame(rows).sort_values("starts_at_s").set_index("step")
+    table["ends_at_s"] = table["starts_at_s"] + table["duration_s"]
+    return table
+
+
+def main() -> None:
+    """Parse arguments, time one cold materialization, print the table and the verdict."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--raw", default="sample", help="raw source URI (default: sample)")
+    parser.add_argument("--target", type=float, default=TARGET_SECONDS, help="seconds")
+    parser.add_argument("--select", default="*", help="asset selection (unpartitioned assets only)")
+    parser.add_argument("--keep", action="store_true", help="keep the temporary homes")
+    args = parser.parse_args()
+    raw = str(Path(args.raw).resolve()) if Path(args.raw).exists() else args.raw
+
+    root = Path(tempfile.mkdtemp(prefix="bh_pricing_timing_"))
+    try:
+        wall, done = materialize(raw, root, args.select)
+        if done.returncode != 0:
+            sys.stderr.write(done.stdout[-4000:] + done.stderr[-4000:])
+            raise SystemExit(f"materialization failed with exit code {done.returncode}")
+        steps = step_durations(root / "dagster_home")
+    finally:
+        if args.keep:
+            print(f"kept {root}")
+        else:
+            shutil.rmtree(root, ignore_errors=True)
+
+    run_span = float(steps["ends_at_s"].max())
+    load = os.getloadavg()[0]
+    print(f"selection {args.select!r}, raw source {raw}")
+    print(f"{os.cpu_count()} CPUs, load average {load:.1f} at the end")
+    print()
+    print(steps.round(1).to_markdown())
+    print()
+    print(f"steps (first start to last end): {run_span:6.1f} s")
+    print(f"start-up and teardown outside:   {wall - run_span:6.1f} s")
+    print(f"cold wall time:                  {wall:6.1f} s")
+    verdict = "PASS" if wall <= args.target else "FAIL"
+    print(f"target <= {args.target:.0f} s: {verdict}")
+
+
+if __name__ == "__main__":
+    main()
