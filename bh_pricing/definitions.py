@@ -2,7 +2,7 @@
 
 import dagster as dg
 
-from bh_pricing.assets import ingest, preparation, registry, training
+from bh_pricing.assets import ingest, preparation, registry, serving, training
 from bh_pricing.resources import build_resources
 
 # Steps run in parallel processes forked from a server that has already imported the code
@@ -16,5 +16,6 @@ defs = dg.Definitions.merge(
     preparation.defs,
     training.defs,
     registry.defs,
+    serving.defs,
     dg.Definitions(resources=build_resources(), executor=executor),
 )

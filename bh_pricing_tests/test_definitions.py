@@ -15,6 +15,8 @@ PUBLIC_ASSETS = {
     "ridge_model",
     "gradient_boosting_model",
     "champion_model",
+    "serving_bundle",
+    "prediction_log",
 }
 
 

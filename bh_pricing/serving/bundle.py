@@ -79,6 +79,20 @@ def describe(estimator: object) -> str:
     return f"{type(estimator).__name__}({last})" if inner is not estimator else last
 
 
+def known_categories(estimator: object, column: str) -> list[str]:
+    """Categories of ``column`` seen in training, from the fitted encoder of that column.
+
+    Works for ``[TransformedTargetRegressor ->] Pipeline`` whose first step is a fitted
+    ColumnTransformer with a transformer named after the column; empty list otherwise.
+    """
+    inner = getattr(estimator, "regressor_", estimator)
+    steps = getattr(inner, "steps", None) or [(None, inner)]
+    transformers = getattr(steps[0][1], "named_transformers_", {})
+    encoder = transformers.get(column)
+    categories = getattr(encoder, "categories_", None)
+    return sorted(str(c) for c in categories[0]) if categories else []
+
+
 def export_bundle(
     estimator: object,
     root: str,
