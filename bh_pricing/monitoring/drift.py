@@ -143,10 +143,15 @@ def neighborhood_table(
     A neighborhood is kept when its expected count in the smaller group is at least
     ``min_expected``, the usual condition for the chi-square approximation.
     """
-    counts = pd.concat(
-        [reference.value_counts().rename("reference"), current.value_counts().rename("current")],
-        axis=1,
-    ).fillna(0)
+    values = np.concatenate([reference.to_numpy(str), current.to_numpy(str)])
+    names, codes = np.unique(values, return_inverse=True)
+    counts = pd.DataFrame(
+        {
+            "reference": np.bincount(codes[: len(reference)], minlength=len(names)),
+            "current": np.bincount(codes[len(reference) :], minlength=len(names)),
+        },
+        index=names,
+    )
     expected = counts.sum(axis=1) * counts.sum().min() / counts.to_numpy().sum()
     keep = expected >= min_expected
     table = counts[keep].sort_values("reference", ascending=False)
