@@ -17,12 +17,20 @@ from dagster_aws.s3 import S3PickleIOManager, S3Resource
 
 from bh_pricing.resources.locations import Locations
 from bh_pricing.resources.mlflow import MlflowTracking
+from bh_pricing.resources.monitoring import MonitoringSettings
 from bh_pricing.resources.raw_source import RawListingsSource
 
 ENV_VAR = "BH_PRICING_ENV"
 DEPLOYMENTS = ("local", "prod")
 
-__all__ = ["Locations", "MlflowTracking", "RawListingsSource", "build_resources", "deployment"]
+__all__ = [
+    "Locations",
+    "MlflowTracking",
+    "MonitoringSettings",
+    "RawListingsSource",
+    "build_resources",
+    "deployment",
+]
 
 
 def deployment() -> str:
@@ -42,10 +50,20 @@ def build_resources(name: str | None = None) -> dict[str, Any]:
     """Resources for the ``local`` or ``prod`` deployment."""
     name = name or deployment()
     if name == "prod":
-        return _prod()
+        return {**_prod(), "monitoring": _monitoring()}
     if name == "local":
-        return _local(home())
+        return {**_local(home()), "monitoring": _monitoring()}
     raise ValueError(f"unknown deployment {name!r}; expected one of {DEPLOYMENTS}")
+
+
+def _monitoring() -> MonitoringSettings:
+    """Same in every deployment: plain settings, no secrets."""
+    return MonitoringSettings(
+        promotion_policy=os.environ.get("BH_PRICING_PROMOTION_POLICY", "auto"),
+        retrain_cooldown_seconds=float(
+            os.environ.get("BH_PRICING_RETRAIN_COOLDOWN_SECONDS", "3600")
+        ),
+    )
 
 
 def _local(root: Path) -> dict[str, Any]:
