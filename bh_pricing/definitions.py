@@ -2,7 +2,8 @@
 
 import dagster as dg
 
-from bh_pricing.assets import ingest, preparation, registry, serving, training
+from bh_pricing import sensors
+from bh_pricing.assets import ingest, monitoring, preparation, registry, serving, training
 from bh_pricing.resources import build_resources
 
 # Steps run in parallel processes forked from a server that has already imported the code
@@ -17,5 +18,7 @@ defs = dg.Definitions.merge(
     training.defs,
     registry.defs,
     serving.defs,
+    monitoring.defs,
+    sensors.defs,
     dg.Definitions(resources=build_resources(), executor=executor),
 )

@@ -1,0 +1,76 @@
+"""Synthetic market shifts: ``shifted_listings`` and a way to drop them in the landing location."""
+
+import dagster as dg
+import pandas as pd
+from pydantic import Field
+
+from bh_pricing.constants import MONITORING
+from bh_pricing.core.shift import shift_prices, write_batch
+from bh_pricing.io.storage import join
+from bh_pricing.monitoring.retraining import split_holdout
+from bh_pricing.resources import Locations
+
+FACTOR_COLUMN = "shift_factor"
+
+
+class ShiftConfig(dg.Config):
+    """Each price is multiplied by a factor drawn uniformly from [1 + low, 1 + high]."""
+
+    low: float = Field(default=0.10, gt=-1)
+    high: float = Field(default=0.20, gt=-1)
+    seed: int = 0
+    rows: int | None = Field(default=None, description="Resample this many rows (default: all)")
+
+
+@dg.asset(group_name=MONITORING, kinds={"pandas"})
+def shifted_listings(
+    config: ShiftConfig, test_listings: pd.DataFrame
+) -> dg.MaterializeResult[pd.DataFrame]:
+    """SYNTHETIC: held-out listings with prices raised by a known factor (``shift_factor``).
+
+    Drawn from the half of the test listings that is not the drift reference.
+    """
+    _, pool = split_holdout(test_listings)
+    replace = config.rows is not None and config.rows > len(pool)
+    shifted = shift_prices(pool, config.low, config.high, config.seed, config.rows, replace)
+    frame = shifted.frame.assign(**{FACTOR_COLUMN: shifted.factors})
+    summary = shifted.summary()
+    return dg.MaterializeResult(
+        value=frame.reset_index(drop=True),
+        metadata={
+            "synthetic": True,
+            "label": f"synthetic: price x U[{1 + config.low:.3f}, {1 + config.high:.3f}]",
+            "true_shift": round(summary["true_shift"], 4),
+            "min_factor": round(summary["min_factor"], 4),
+            "max_factor": round(summary["max_factor"], 4),
+            "seed": config.seed,
+            "dagster/row_count": len(frame),
+        },
+    )
+
+
+@dg.asset(group_name=MONITORING, kinds={"csv"})
+def shifted_batch_file(
+    context: dg.AssetExecutionContext, locations: Locations, shifted_listings: pd.DataFrame
+) -> dg.MaterializeResult[str]:
+    """Drop ``shifted_listings`` in the landing location as a new Kaggle-format CSV batch."""
+    true_shift = float(shifted_listings[FACTOR_COLUMN].mean() - 1)
+    name = f"synthetic-{context.run.run_id[:8]}-shift{round(100 * true_shift):+d}pct.csv"
+    uri = write_batch(shifted_listings, join(locations.landing_uri, name))
+    context.log.info(f"wrote {len(shifted_listings)} listings to {uri}")
+    return dg.MaterializeResult(
+        value=uri,
+        metadata={
+            "uri": uri,
+            "synthetic": True,
+            "true_shift": round(true_shift, 4),
+            "dagster/row_count": len(shifted_listings),
+        },
+    )
+
+
+drop_shifted_batch = dg.define_asset_job(
+    "drop_shifted_batch",
+    selection=[shifted_listings, shifted_batch_file],
+    description="Write a synthetic shifted batch to the landing location (shift set in config).",
+)
