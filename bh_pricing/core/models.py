@@ -61,8 +61,8 @@ def ridge(alpha: float = 1.0, min_frequency: int = 1) -> TransformedTargetRegres
 
 
 def gradient_boosting(
-    learning_rate: float = 0.04,
-    max_iter: int = 800,
+    learning_rate: float = 0.06,
+    max_iter: int = 500,
     max_leaf_nodes: int = 31,
     min_samples_leaf: int = 5,
     l2_regularization: float = 3.0,
@@ -72,7 +72,8 @@ def gradient_boosting(
     """Histogram gradient boosting on every feature; neighborhood target-encoded, NaN native.
 
     Defaults chosen by 5-fold CV on the training listings of the real file (RMSE, R², MAPE);
-    sampling half the features per split helped most.
+    sampling half the features per split helped most, and 500 steps of 0.06 match 800 of 0.04 in
+    60 % of the time.
     """
     features = ColumnTransformer(
         [
