@@ -1,0 +1,171 @@
+"""The landing and retraining sensors, tick by tick, on an ephemeral instance."""
+
+import time
+from pathlib import Path
+
+import dagster as dg
+import pytest
+
+from bh_pricing.resources import Locations, MonitoringSettings
+from bh_pricing.sensors.landing import landing_sensor
+from bh_pricing.sensors.retraining import RetrainCursor, retraining_sensor
+
+COOLDOWN = 600.0
+
+
+@pytest.fixture
+def instance():
+    with dg.instance_for_test() as test_instance:
+        yield test_instance
+
+
+def locations(landing: Path) -> Locations:
+    return Locations(
+        landing_uri=str(landing), artifacts_uri=str(landing.parent), prediction_log_uri="unused"
+    )
+
+
+def land(landing: Path, name: str) -> None:
+    path = landing / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("address,adm-fees\n")
+
+
+def landing_tick(instance, landing: Path):
+    context = dg.build_sensor_context(
+        instance=instance, resources={"locations": locations(landing)}
+    )
+    return landing_sensor(context)
+
+
+def test_new_files_become_partitions_with_one_run_each(instance, tmp_path: Path) -> None:
+    # given two CSVs (one in a sub-folder) and a file that is not a CSV
+    landing = tmp_path / "landing"
+    land(landing, "2026-01.csv")
+    land(landing, "agency/2026-02.csv")
+    (landing / "notes.txt").write_text("not a batch")
+    # when the sensor ticks
+    result = landing_tick(instance, landing)
+    # then both CSVs are added as partitions, each with a run keyed by its name
+    (added,) = result.dynamic_partitions_requests
+    assert sorted(added.partition_keys) == ["2026-01.csv", "agency/2026-02.csv"], added
+    keys = sorted(r.run_key for r in result.run_requests)
+    assert keys == ["2026-01.csv", "agency/2026-02.csv"], f"one run per new file, got {keys}"
+    assert all(r.partition_key == r.run_key for r in result.run_requests), "run = partition"
+
+
+def test_known_files_are_not_registered_again(instance, tmp_path: Path) -> None:
+    # given a file already registered as a partition
+    landing = tmp_path / "landing"
+    land(landing, "2026-01.csv")
+    instance.add_dynamic_partitions("market_batches", ["2026-01.csv"])
+    # when the sensor ticks, then it skips
+    assert isinstance(landing_tick(instance, landing), dg.SkipReason), "nothing new: skip"
+    # when a second file lands, then only that one is requested
+    land(landing, "2026-02.csv")
+    result = landing_tick(instance, landing)
+    assert [r.run_key for r in result.run_requests] == ["2026-02.csv"], "only the new file"
+
+
+def test_names_that_cannot_be_keys_are_ignored(instance, tmp_path: Path) -> None:
+    landing = tmp_path / "landing"
+    land(landing, "bad, name.csv")
+    result = landing_tick(instance, landing)
+    assert isinstance(result, dg.SkipReason), "a name with a comma cannot be a partition key"
+
+
+def test_missing_landing_folder_is_nothing_new(instance, tmp_path: Path) -> None:
+    assert isinstance(landing_tick(instance, tmp_path / "absent"), dg.SkipReason)
+
+
+def report(instance, batch: str, drift: bool) -> int:
+    """Record a drift_report materialization for ``batch``; return its storage id."""
+    instance.add_dynamic_partitions("market_batches", [batch])
+    instance.report_runless_asset_event(
+        dg.AssetMaterialization(
+            asset_key="drift_report",
+            partition=batch,
+            metadata={
+                "drift_detected": drift,
+                "drifted_tests": "residual_bias, price_per_m2" if drift else "none",
+                "residual_bias.current_bias": 0.148 if drift else 0.0,
+            },
+        )
+    )
+    return (
+        instance.fetch_materializations(dg.AssetKey("drift_report"), limit=1).records[0].storage_id
+    )
+
+
+def retraining_tick(instance, cursor: str | None = None, policy: str = "auto"):
+    settings = MonitoringSettings(promotion_policy=policy, retrain_cooldown_seconds=COOLDOWN)
+    context = dg.build_sensor_context(
+        instance=instance, cursor=cursor, resources={"monitoring": settings}
+    )
+    return retraining_sensor(context)
+
+
+def test_first_drift_requests_a_retraining_with_evidence(instance) -> None:
+    # given a drift report that flags drift
+    event = report(instance, "b1.csv", drift=True)
+    # when the sensor ticks for the first time
+    result = retraining_tick(instance)
+    # then one retraining is requested for that batch, keyed by the drift result
+    (request,) = result.run_requests
+    assert request.partition_key == "b1.csv", "retrain on the drifted batch"
+    assert request.run_key == f"drift-{event}", "run_key names the drift result"
+    assert request.tags["bh_pricing/drift_tests"] == "residual_bias, price_per_m2", request.tags
+    assert request.tags["bh_pricing/drift_bias"] == "+14.8%", request.tags
+    assert request.tags["bh_pricing/policy"] == "auto", request.tags
+    assert RetrainCursor.parse(result.cursor).storage_id == event, "cursor moves past the report"
+
+
+def test_nothing_new_skips_and_a_restart_does_not_repeat(instance) -> None:
+    # given a tick that already requested a retraining
+    report(instance, "b1.csv", drift=True)
+    first = retraining_tick(instance)
+    # when the sensor ticks again from the stored cursor (as after a daemon restart)
+    again = retraining_tick(instance, cursor=first.cursor)
+    # then nothing is requested twice
+    assert isinstance(again, dg.SkipReason), f"no new report: skip, got {again}"
+
+
+def test_reports_without_drift_move_the_cursor_only(instance) -> None:
+    event = report(instance, "b1.csv", drift=False)
+    result = retraining_tick(instance)
+    assert not result.run_requests, "no drift, no retraining"
+    assert RetrainCursor.parse(result.cursor).storage_id == event, "the report is handled"
+
+
+def test_drift_within_the_cooldown_waits_then_runs_once(instance) -> None:
+    # given a retraining requested just now, and a new drifted batch
+    report(instance, "b1.csv", drift=True)
+    first = retraining_tick(instance)
+    second_event = report(instance, "b2.csv", drift=True)
+    # when the sensor ticks within the cooldown
+    waiting = retraining_tick(instance, cursor=first.cursor)
+    # then the drift waits (cursor untouched, so it is not lost)
+    assert isinstance(waiting, dg.SkipReason), "within the cooldown: skip"
+    assert "cooldown" in waiting.skip_message, waiting.skip_message
+    # when the cooldown has passed
+    earlier = RetrainCursor(RetrainCursor.parse(first.cursor).storage_id, time.time() - COOLDOWN)
+    result = retraining_tick(instance, cursor=earlier.dump())
+    # then one retraining is requested for the waiting batch
+    (request,) = result.run_requests
+    assert request.run_key == f"drift-{second_event}", "the waiting drift result is handled"
+    assert request.partition_key == "b2.csv", "retrain on the latest drifted batch"
+
+
+def test_several_drifted_batches_give_one_run_for_the_latest(instance) -> None:
+    report(instance, "b1.csv", drift=True)
+    report(instance, "b2.csv", drift=False)
+    report(instance, "b3.csv", drift=True)
+    (request,) = retraining_tick(instance, policy="manual").run_requests
+    assert request.partition_key == "b3.csv", "the latest drifted batch"
+    assert request.tags["bh_pricing/drift_reports"] == "b1.csv,b3.csv", request.tags
+    assert request.tags["bh_pricing/policy"] == "manual", "policy recorded as evidence"
+
+
+def test_sensors_run_by_default() -> None:
+    for sensor in (landing_sensor, retraining_sensor):
+        assert sensor.default_status == dg.DefaultSensorStatus.RUNNING, f"{sensor.name} on"
