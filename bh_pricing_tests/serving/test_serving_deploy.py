@@ -115,13 +115,19 @@ def test_dockerfile_uses_the_lambda_base_image_and_the_handler() -> None:
     assert "lambda-requirements.txt" in text
 
 
-def test_zip_builder_copies_only_the_runtime_modules(tmp_path: Path) -> None:
+@pytest.fixture(scope="module")
+def builder() -> Any:
+    """deploy/build_lambda_zip.py as a module."""
     script = DEPLOY / "build_lambda_zip.py"
     spec = importlib.util.spec_from_file_location("build_lambda_zip", script)
     assert spec is not None
     assert spec.loader is not None
-    builder = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(builder)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_zip_builder_copies_only_the_runtime_modules(tmp_path: Path, builder: Any) -> None:
     builder.copy_sources(tmp_path)
     serving = {p.name for p in (tmp_path / "bh_pricing" / "serving").iterdir()}
     assert {"handler.py", "api.py", "runtime.py", "schemas.py", "openapi.json"} <= serving
@@ -130,3 +136,34 @@ def test_zip_builder_copies_only_the_runtime_modules(tmp_path: Path) -> None:
     assert not (tmp_path / "bh_pricing" / "io" / "registry.py").exists()
     builder.make_zip(tmp_path, tmp_path.parent / "out.zip")
     assert builder.size_mb(tmp_path) < 1
+
+
+def test_prune_keeps_what_inference_loads(tmp_path: Path, builder: Any) -> None:
+    # given an installed tree with runtime libraries and tooling
+    keep = [
+        "onnxruntime/capi/onnxruntime_pybind11_state.cpython-312-x86_64-linux-gnu.so",
+        "onnxruntime/capi/libonnxruntime_providers_shared.so",
+        "onnxruntime/__init__.py",
+        "numpy/_core/_multiarray_umath.cpython-312-x86_64-linux-gnu.so",
+        "numpy.libs/libscipy_openblas64_-4b78795a.so",
+        "pydantic/main.py",
+    ]
+    drop = [
+        "onnxruntime/capi/libonnxruntime.so.1.32.0",
+        "onnxruntime/tools/convert.py",
+        "onnxruntime/transformers/models/x.py",
+        "onnxruntime/backend/backend.py",
+        "numpy/_core/_simd.cpython-312-x86_64-linux-gnu.so",
+        "numpy/_core/include/numpy/ndarraytypes.h",
+        "numpy/_core/tests/test_api.py",
+        "numpy/f2py/__init__.py",
+        "numpy/__init__.pyi",
+        "pydantic/__pycache__/main.cpython-312.pyc",
+    ]
+    for name in keep + drop:
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_bytes(b"x")
+    # when pruned, then only the tooling, tests, headers and caches are gone
+    builder.prune(tmp_path)
+    assert [n for n in keep if not (tmp_path / n).exists()] == []
+    assert [n for n in drop if (tmp_path / n).exists()] == []
