@@ -20,7 +20,7 @@ dagster-home:
 	@mkdir -p $(DAGSTER_HOME) && cp dagster.yaml $(DAGSTER_HOME)/dagster.yaml
 
 run: dagster-home  ## materialize the whole graph headless on the embedded defaults
-	$(BIN)/dagster asset materialize -m bh_pricing.definitions --select 'not group:monitoring'
+	$(BIN)/dagster asset materialize -m bh_pricing.definitions --select '*'
 
 dev: dagster-home  ## open the Dagster UI (http://127.0.0.1:3000) with sensors running
 	$(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000

@@ -1,16 +1,13 @@
-"""The code location: assembles each group's definitions with the chosen resource set."""
+"""The main code location: assembles each group's definitions with the chosen resource set.
+
+Dynamically partitioned batch assets and the sensors live in ``bh_pricing.batch_definitions``.
+"""
 
 import dagster as dg
 
-from bh_pricing import sensors
 from bh_pricing.assets import ingest, monitoring, preparation, registry, serving, training
+from bh_pricing.execution import forkserver_executor
 from bh_pricing.resources import build_resources
-
-# Steps run in parallel processes forked from a server that has already imported the code
-# location, so a step starts in milliseconds instead of re-importing MLflow and scikit-learn.
-executor = dg.multiprocess_executor.configured(
-    {"start_method": {"forkserver": {"preload_modules": ["bh_pricing.definitions"]}}}
-)
 
 defs = dg.Definitions.merge(
     ingest.defs,
@@ -19,6 +16,7 @@ defs = dg.Definitions.merge(
     registry.defs,
     serving.defs,
     monitoring.defs,
-    sensors.defs,
-    dg.Definitions(resources=build_resources(), executor=executor),
+    dg.Definitions(
+        resources=build_resources(), executor=forkserver_executor("bh_pricing.definitions")
+    ),
 )

@@ -29,6 +29,25 @@ def test_definitions_load_and_resolve(bh_home):
     assert not missing, f"public assets missing from the graph: {missing}"
 
 
+def test_batch_location_loads_and_references_the_main_graph(bh_home):
+    from bh_pricing.batch_definitions import defs
+
+    defs.validate_loadable(defs)
+    graph = defs.resolve_asset_graph()
+    assert graph.get(dg.AssetKey("market_batches")).partitions_def is not None
+    assert not graph.get(dg.AssetKey("test_listings")).is_materializable, "defined in main"
+    assert {s.name for s in defs.sensors} == {"landing_sensor", "retraining_sensor"}
+
+
+def test_main_location_has_no_partitioned_assets(bh_home):
+    """So that ``dagster asset materialize -m bh_pricing.definitions --select '*'`` works."""
+    from bh_pricing.definitions import defs
+
+    graph = defs.resolve_asset_graph()
+    partitioned = [k for k in graph.get_all_asset_keys() if graph.get(k).partitions_def]
+    assert partitioned == [], f"partitioned assets would break --select '*': {partitioned}"
+
+
 def test_lineage_runs_from_raw_to_champion(bh_home):
     from bh_pricing.definitions import defs
 

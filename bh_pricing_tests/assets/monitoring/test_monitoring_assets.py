@@ -18,6 +18,7 @@ ASSETS = [
     *training.defs.assets,
     *registry.defs.assets,
     *monitoring.defs.assets,
+    *monitoring.BATCH_ASSETS,
 ]
 FAST = {"ops": {name: {"config": {"folds": 3}} for name in ("baseline_model", "ridge_model")}}
 RETRAIN_FAST = {"ops": {"retrained_model": {"config": {"folds": 2}}}}
