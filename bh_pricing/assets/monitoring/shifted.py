@@ -1,5 +1,7 @@
 """Synthetic market shifts: ``shifted_listings`` and a way to drop them in the landing location."""
 
+from collections.abc import Iterator
+
 import dagster as dg
 import pandas as pd
 from pydantic import Field
@@ -49,17 +51,35 @@ def shifted_listings(
     )
 
 
-@dg.asset(group_name=MONITORING, kinds={"csv"})
+class LandingConfig(dg.Config):
+    """Writing synthetic data where real batches land is opt-in (the drop_shifted_batch job)."""
+
+    land: bool = Field(
+        default=False, description="Write the synthetic batch to the landing location"
+    )
+
+
+@dg.asset(group_name=MONITORING, kinds={"csv"}, output_required=False)
 def shifted_batch_file(
-    context: dg.AssetExecutionContext, locations: Locations, shifted_listings: pd.DataFrame
-) -> dg.MaterializeResult[str]:
-    """Drop ``shifted_listings`` in the landing location as a new Kaggle-format CSV batch."""
+    context: dg.AssetExecutionContext,
+    config: LandingConfig,
+    locations: Locations,
+    shifted_listings: pd.DataFrame,
+) -> Iterator[dg.Output[str]]:
+    """Drop ``shifted_listings`` in the landing location as a new Kaggle-format CSV batch.
+
+    Only with ``land: true`` (the default of the ``drop_shifted_batch`` job): materializing the
+    whole graph must never feed synthetic prices to the retraining loop.
+    """
+    if not config.land:
+        context.log.info("land is false: no synthetic batch written (run drop_shifted_batch)")
+        return
     true_shift = float(shifted_listings[FACTOR_COLUMN].mean() - 1)
     name = f"synthetic-{context.run.run_id[:8]}-shift{round(100 * true_shift):+d}pct.csv"
     uri = write_batch(shifted_listings, join(locations.landing_uri, name))
     context.log.info(f"wrote {len(shifted_listings)} listings to {uri}")
-    return dg.MaterializeResult(
-        value=uri,
+    yield dg.Output(
+        uri,
         metadata={
             "uri": uri,
             "synthetic": True,
@@ -72,5 +92,6 @@ def shifted_batch_file(
 drop_shifted_batch = dg.define_asset_job(
     "drop_shifted_batch",
     selection=[shifted_listings, shifted_batch_file],
+    config={"ops": {"shifted_batch_file": {"config": {"land": True}}}},
     description="Write a synthetic shifted batch to the landing location (shift set in config).",
 )

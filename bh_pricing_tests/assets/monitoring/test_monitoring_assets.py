@@ -65,6 +65,7 @@ def world(tmp_path_factory: pytest.TempPathFactory):
             resources=resources(),
             instance=instance,
             selection=["shifted_listings", "shifted_listings_drift", "shifted_batch_file"],
+            run_config={"ops": {"shifted_batch_file": {"config": {"land": True}}}},
         )
         yield home, instance, shifted
 
