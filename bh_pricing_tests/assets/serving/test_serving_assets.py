@@ -78,7 +78,8 @@ def first_run(home: Path) -> dg.ExecuteInProcessResult:
 
 
 @pytest.fixture
-def served_by_handler(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+def served_by_handler() -> Iterator[None]:
+    """The handler's app is rebuilt from the environment for the test, and dropped after it."""
     handler_module.reset_app(None)
     yield
     handler_module.reset_app(None)
