@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Any
 
 import dagster as dg
-from dagster_aws.s3 import S3PickleIOManager, S3Resource
 
 from bh_pricing.resources.locations import Locations
 from bh_pricing.resources.mlflow import MlflowTracking
@@ -88,6 +87,8 @@ def _local(root: Path) -> dict[str, Any]:
 
 
 def _prod() -> dict[str, Any]:
+    from dagster_aws.s3 import S3PickleIOManager, S3Resource  # only production needs it
+
     s3 = S3Resource()
     return {
         "io_manager": S3PickleIOManager(

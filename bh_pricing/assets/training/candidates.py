@@ -100,6 +100,7 @@ def build_candidate_asset(spec: CandidateSpec) -> dg.AssetsDefinition:
         group_name=TRAINING,
         kinds={"scikitlearn", "mlflow"},
         description=spec.description,
+        deps=["mlflow_experiment"],
     )
     def _candidate(
         context: dg.AssetExecutionContext,
