@@ -1,0 +1,253 @@
+"""The webserver's GraphQL API as the topology tests use it: launch runs, read runs and sensors."""
+
+from __future__ import annotations
+
+import json
+import time
+import urllib.request
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from dagster_graphql import DagsterGraphQLClient
+
+LOCATION = "bh_pricing"
+REPOSITORY = "__repository__"
+ASSET_JOB = "__ASSET_JOB"
+FINISHED = ("SUCCESS", "FAILURE", "CANCELED")
+
+ASSET_NODES = """
+query AssetNodes {
+  assetNodes {
+    assetKey { path }
+    groupName
+    jobNames
+    automationCondition { label }
+    isPartitioned
+    isMaterializable
+    dependencyKeys { path }
+  }
+}"""
+
+RUNS = """
+query Runs($filter: RunsFilter) {
+  runsOrError(filter: $filter) {
+    __typename
+    ... on Runs {
+      results { runId status jobName tags { key value } assetSelection { path } }
+    }
+    ... on PythonError { message }
+  }
+}"""
+
+RUN_EVENTS = """
+query RunEvents($runId: ID!) {
+  logsForRun(runId: $runId) {
+    __typename
+    ... on EventConnection {
+      events {
+        __typename
+        ... on MessageEvent { message stepKey }
+        ... on ExecutionStepFailureEvent { error { message causes { message } } }
+        ... on RunFailureEvent { error { message } }
+      }
+    }
+    ... on PythonError { message }
+  }
+}"""
+
+SENSORS = """
+query Sensors($selector: RepositorySelector!) {
+  sensorsOrError(repositorySelector: $selector) {
+    __typename
+    ... on Sensors { results { name sensorState { status } } }
+    ... on PythonError { message }
+  }
+}"""
+
+SENSOR_TICKS = """
+query SensorTicks($selector: SensorSelector!) {
+  sensorOrError(sensorSelector: $selector) {
+    __typename
+    ... on Sensor { sensorState { ticks(limit: 10) { timestamp status } } }
+    ... on PythonError { message }
+  }
+}"""
+
+LOCATION_STATUS = """
+query LocationStatus {
+  workspaceOrError {
+    __typename
+    ... on Workspace {
+      locationEntries {
+        name
+        loadStatus
+        locationOrLoadError { __typename ... on PythonError { message } }
+      }
+    }
+  }
+}"""
+
+
+class GraphQLError(RuntimeError):
+    """The API answered with errors, or with an error type instead of data."""
+
+
+@dataclass(frozen=True)
+class Run:
+    """The parts of a run the tests look at."""
+
+    run_id: str
+    status: str
+    job_name: str
+    tags: dict[str, str]
+    asset_keys: tuple[str, ...]
+
+
+class Dagster:
+    """Client for one webserver on 127.0.0.1."""
+
+    def __init__(self, port: int) -> None:
+        self.url = f"http://127.0.0.1:{port}/graphql"
+        self.client = DagsterGraphQLClient("127.0.0.1", port_number=port, timeout=60)
+
+    def query(self, text: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
+        """POST one query; the ``data`` member of the answer."""
+        body = json.dumps({"query": text, "variables": variables or {}}).encode()
+        request = urllib.request.Request(
+            self.url, body, {"Content-Type": "application/json"}, method="POST"
+        )
+        with urllib.request.urlopen(request, timeout=60) as response:
+            answer = json.load(response)
+        if answer.get("errors"):
+            raise GraphQLError(json.dumps(answer["errors"], indent=2))
+        return answer["data"]
+
+    def location_loaded(self) -> bool:
+        """True once the code location is loaded without error."""
+        workspace = self.query(LOCATION_STATUS)["workspaceOrError"]
+        for entry in workspace.get("locationEntries", []):
+            if entry["name"] == LOCATION and entry["loadStatus"] == "LOADED":
+                loaded = entry["locationOrLoadError"] or {}
+                if loaded.get("__typename") == "PythonError":
+                    raise GraphQLError(f"code location failed to load: {loaded['message']}")
+                return loaded.get("__typename") == "RepositoryLocation"
+        return False
+
+    def asset_nodes(self) -> dict[str, dict[str, Any]]:
+        """Asset nodes by user string key (``a/b``)."""
+        nodes = self.query(ASSET_NODES)["assetNodes"]
+        return {"/".join(n["assetKey"]["path"]): n for n in nodes}
+
+    def launch(self, asset_keys: Sequence[str], run_config: dict[str, Any] | None = None) -> str:
+        """Launch a run of the asset job materializing ``asset_keys``; its run id."""
+        return self.client.submit_job_execution(
+            ASSET_JOB,
+            repository_location_name=LOCATION,
+            repository_name=REPOSITORY,
+            run_config=run_config or {},
+            asset_selection=[key.split("/") for key in asset_keys],
+        )
+
+    def runs(self, filter_: dict[str, Any] | None = None) -> list[Run]:
+        """Runs matching a RunsFilter, newest first."""
+        answer = self.query(RUNS, {"filter": filter_ or {}})["runsOrError"]
+        if answer["__typename"] != "Runs":
+            raise GraphQLError(f"runsOrError: {answer}")
+        return [
+            Run(
+                r["runId"],
+                r["status"],
+                r["jobName"],
+                {t["key"]: t["value"] for t in r["tags"]},
+                tuple("/".join(k["path"]) for k in r["assetSelection"] or []),
+            )
+            for r in answer["results"]
+        ]
+
+    def run(self, run_id: str) -> Run:
+        """One run by id."""
+        found = self.runs({"runIds": [run_id]})
+        if not found:
+            raise GraphQLError(f"no run {run_id}")
+        return found[0]
+
+    def events(self, run_id: str) -> list[dict[str, Any]]:
+        """Every event of a run, oldest first."""
+        answer = self.query(RUN_EVENTS, {"runId": run_id})["logsForRun"]
+        if answer["__typename"] != "EventConnection":
+            raise GraphQLError(f"logsForRun: {answer}")
+        return answer["events"]
+
+    def failure_messages(self, run_id: str) -> list[str]:
+        """Error messages (with their causes) of failed steps and of the run."""
+        messages = []
+        for event in self.events(run_id):
+            error = event.get("error")
+            if error:
+                causes = [c["message"] for c in error.get("causes") or []]
+                messages.append("\n".join([error["message"], *causes]))
+        return messages
+
+    def wait_for_run(self, run_id: str, timeout: float) -> Run:
+        """Poll until the run finishes; the finished run."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            run = self.run(run_id)
+            if run.status in FINISHED:
+                return run
+            time.sleep(2)
+        raise TimeoutError(f"run {run_id} still {self.run(run_id).status} after {timeout:.0f}s")
+
+    def wait_for_step_start(self, run_id: str, step_keys: Sequence[str], timeout: float) -> str:
+        """Poll until one of ``step_keys`` starts; its key."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for event in self.events(run_id):
+                started = event["__typename"] == "ExecutionStepStartEvent"
+                if started and event["stepKey"] in step_keys:
+                    return event["stepKey"]
+            if self.run(run_id).status in FINISHED:
+                raise AssertionError(f"run {run_id} finished before any of {step_keys} started")
+            time.sleep(0.5)
+        raise TimeoutError(f"none of {step_keys} started in run {run_id} within {timeout:.0f}s")
+
+    def wait_for_runs(
+        self, filter_: dict[str, Any], count: int, timeout: float, finished: bool = False
+    ) -> list[Run]:
+        """Poll until ``count`` runs match (and have finished, if asked); those runs."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            runs = self.runs(filter_)
+            if finished:
+                runs = [r for r in runs if r.status in FINISHED]
+            if len(runs) >= count:
+                return runs
+            time.sleep(2)
+        raise TimeoutError(f"fewer than {count} runs match {filter_} after {timeout:.0f}s")
+
+    def sensors(self) -> dict[str, str]:
+        """Sensor name -> RUNNING / STOPPED."""
+        selector = {"repositoryLocationName": LOCATION, "repositoryName": REPOSITORY}
+        answer = self.query(SENSORS, {"selector": selector})["sensorsOrError"]
+        if answer["__typename"] != "Sensors":
+            raise GraphQLError(f"sensorsOrError: {answer}")
+        return {s["name"]: s["sensorState"]["status"] for s in answer["results"]}
+
+    def wait_for_sensor_tick(self, name: str, after: float, timeout: float) -> str:
+        """Poll until the sensor completes a tick that started after ``after`` (epoch s)."""
+        selector = {
+            "repositoryLocationName": LOCATION,
+            "repositoryName": REPOSITORY,
+            "sensorName": name,
+        }
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            answer = self.query(SENSOR_TICKS, {"selector": selector})["sensorOrError"]
+            if answer["__typename"] != "Sensor":
+                raise GraphQLError(f"sensorOrError {name}: {answer}")
+            for tick in answer["sensorState"]["ticks"]:
+                if tick["timestamp"] > after and tick["status"] != "STARTED":
+                    return tick["status"]
+            time.sleep(2)
+        raise TimeoutError(f"sensor {name} did not tick within {timeout:.0f}s after {after}")

@@ -1,0 +1,137 @@
+"""Steps the topology tests share: what to materialize, what is in S3 and MLflow, a market batch
+landing, and the Lambda handler serving from S3."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from mlflow.entities.model_registry import ModelVersion
+from mlflow.tracking import MlflowClient
+
+from bh_pricing.constants import CHAMPION_ALIAS, REGISTERED_MODEL_NAME
+from bh_pricing.core.cleaning import clean_listings
+from bh_pricing.core.sample import generate_raw_listings
+from bh_pricing.core.shift import shift_prices, to_raw_format
+from bh_pricing.io import storage
+from bh_pricing.serving import handler as handler_module
+from bh_pricing_tests.topology.stack import AWS_TEST_ENV, BUCKET, Topology
+
+# Synthetic shift tools live in this group; the tests land their own batch instead.
+SYNTHETIC_GROUP = "monitoring"
+SERVING_BUNDLE = "serving_bundle"
+CHECK_JOB, RETRAIN_JOB = "check_market_batch", "retrain_on_drift"
+MARKET_BATCHES = "market_batches"
+BUNDLES_PREFIX = "artifacts/bundles/"
+CURRENT_KEY = BUNDLES_PREFIX + "current.json"
+SAVASSI = {
+    "neighborhood": "Savassi",
+    "square_foot": 90,
+    "rooms": 3,
+    "garage_places": 2,
+    "adm_fees": 750.0,
+    "latitude": -19.937,
+    "longitude": -43.934,
+}
+
+
+def production_assets(topology: Topology) -> list[str]:
+    """Every unpartitioned asset outside the synthetic-shift tools: the production line."""
+    nodes = topology.dagster.asset_nodes()
+    return sorted(
+        key
+        for key, node in nodes.items()
+        if node["isMaterializable"]
+        and not node["isPartitioned"]
+        and node["groupName"] != SYNTHETIC_GROUP
+    )
+
+
+def has_assets(topology: Topology, *keys: str) -> bool:
+    """True when the code location defines every one of ``keys``."""
+    return set(keys) <= set(topology.dagster.asset_nodes())
+
+
+def s3_objects(topology: Topology, prefix: str) -> dict[str, str]:
+    """Key -> ETag of the objects under ``prefix`` in the test bucket."""
+    pages = topology.s3().get_paginator("list_objects_v2").paginate(Bucket=BUCKET, Prefix=prefix)
+    return {o["Key"]: o["ETag"] for page in pages for o in page.get("Contents", [])}
+
+
+def read_s3(topology: Topology, key: str) -> bytes:
+    """One object of the test bucket."""
+    return topology.s3().get_object(Bucket=BUCKET, Key=key)["Body"].read()
+
+
+def mlflow_client(topology: Topology) -> MlflowClient:
+    """A client of the MLflow tracking server."""
+    return MlflowClient(topology.mlflow_url, topology.mlflow_url)
+
+
+def champion(topology: Topology) -> ModelVersion:
+    """The version holding the champion alias."""
+    return mlflow_client(topology).get_model_version_by_alias(REGISTERED_MODEL_NAME, CHAMPION_ALIAS)
+
+
+def registered_versions(topology: Topology) -> list[str]:
+    """Every registered version of the model."""
+    found = mlflow_client(topology).search_model_versions(f"name = '{REGISTERED_MODEL_NAME}'")
+    return sorted(v.version for v in found)
+
+
+def land_shifted_batch(topology: Topology, name: str, factor: float) -> str:
+    """Put a batch of fresh listings with prices raised by ``factor`` at ``landing/<name>``."""
+    clean = clean_listings(generate_raw_listings(600, seed=29)).clean
+    shifted = shift_prices(clean, factor - 1, factor - 1, seed=5).frame
+    buffer = io.StringIO()
+    to_raw_format(shifted).to_csv(buffer, index=False)
+    key = f"landing/{name}"
+    topology.s3().put_object(Bucket=BUCKET, Key=key, Body=buffer.getvalue())
+    return name
+
+
+def partition_filter(job: str, partition: str) -> dict[str, Any]:
+    """RunsFilter for the runs of ``job`` on one partition."""
+    return {"pipelineName": job, "tags": [{"key": "dagster/partition", "value": partition}]}
+
+
+@contextmanager
+def serving_environment(topology: Topology) -> Iterator[None]:
+    """The Lambda's environment: S3 through the gate, the bundle root as the model URI."""
+    env = {
+        **AWS_TEST_ENV,
+        "AWS_ENDPOINT_URL": topology.gate.url,
+        "BH_PRICING_MODEL_URI": topology.uri(BUNDLES_PREFIX.rstrip("/")),
+        "BH_PRICING_PREDICTION_LOG_URI": topology.uri("prediction-log"),
+    }
+    saved = {name: os.environ.get(name) for name in env}
+    os.environ.update(env)
+    storage.reset_s3_client()
+    handler_module.reset_app(None)
+    try:
+        yield
+    finally:
+        handler_module.reset_app(None)
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+        storage.reset_s3_client()
+
+
+def invoke(method: str, path: str, body: Any = None) -> tuple[int, dict[str, Any]]:
+    """Call the Lambda handler with an HTTP API (v2) event; status and JSON body."""
+    event = {
+        "version": "2.0",
+        "rawPath": path,
+        "requestContext": {"http": {"method": method, "path": path}, "stage": "$default"},
+        "body": None if body is None else json.dumps(body),
+        "isBase64Encoded": False,
+    }
+    response = handler_module.handler(event, None)
+    return response["statusCode"], json.loads(response["body"])
