@@ -27,6 +27,7 @@ SERVICES = {
     "create-bucket",
     "mlflow",
     "dagster-code",
+    "dagster-code-batches",
     "dagster-webserver",
     "dagster-daemon",
 }
@@ -100,9 +101,10 @@ def test_dependencies_wait_for_health_or_completion(
 def test_services_that_need_others_wait_for_them(services: dict[str, dict[str, Any]]) -> None:
     needs = {
         "mlflow": {"postgres", "create-bucket"},
-        "dagster-webserver": {"postgres", "dagster-code"},
-        "dagster-daemon": {"postgres", "mlflow", "dagster-code"},
+        "dagster-webserver": {"postgres", "dagster-code", "dagster-code-batches"},
+        "dagster-daemon": {"postgres", "mlflow", "dagster-code", "dagster-code-batches"},
         "dagster-code": {"create-bucket"},
+        "dagster-code-batches": {"create-bucket"},
         "create-bucket": {"minio"},
     }
     for name, expected in needs.items():
@@ -191,16 +193,20 @@ def test_every_built_file_and_mounted_path_exists(services: dict[str, dict[str, 
 def test_dagster_services_share_one_image_and_environment(
     services: dict[str, dict[str, Any]],
 ) -> None:
-    dagster = [services[n] for n in ("dagster-code", "dagster-webserver", "dagster-daemon")]
-    assert len({s["image"] for s in dagster}) == 1, "code location, webserver, daemon differ"
+    names = ("dagster-code", "dagster-code-batches", "dagster-webserver", "dagster-daemon")
+    dagster = [services[n] for n in names]
+    assert len({s["image"] for s in dagster}) == 1, "code locations, webserver, daemon differ"
     base = services["dagster-webserver"]["environment"]
     for service in dagster:
         assert service["environment"].items() >= base.items()
         assert service["environment"]["BH_PRICING_ENV"] == "prod"
 
 
-def test_code_location_tells_run_containers_its_image(services: dict[str, dict[str, Any]]) -> None:
-    code = services["dagster-code"]
+@pytest.mark.parametrize("name", ["dagster-code", "dagster-code-batches"])
+def test_code_locations_tell_run_containers_their_image(
+    services: dict[str, dict[str, Any]], name: str
+) -> None:
+    code = services[name]
     assert code["environment"]["DAGSTER_CURRENT_IMAGE"] == code["image"]
 
 

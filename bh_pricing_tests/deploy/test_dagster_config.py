@@ -132,23 +132,31 @@ def test_docker_launcher_matches_the_compose_network_volumes_and_env() -> None:
     assert not missing, f"the daemon cannot forward {sorted(missing)}: not in its environment"
 
 
-def test_compose_gives_dagster_every_production_variable() -> None:
-    env = load_compose()["services"]["dagster-code"]["environment"]
+@pytest.mark.parametrize("service", ["dagster-code", "dagster-code-batches"])
+def test_compose_gives_dagster_every_production_variable(service: str) -> None:
+    env = load_compose()["services"][service]["environment"]
     missing = (prod_env_vars() | set(INSTANCE_ENV)) - set(env)
-    assert not missing, f"dagster-code lacks {sorted(missing)}"
+    assert not missing, f"{service} lacks {sorted(missing)}"
 
 
-def test_workspace_passes_dagster_validation_and_points_at_the_code_location() -> None:
+def test_workspace_passes_dagster_validation_and_points_at_the_code_locations() -> None:
     workspace = load_yaml("workspace.yaml")
     result = process_workspace_config(workspace)
     assert result.success, [e.message for e in result.errors or []]
-    (entry,) = workspace["load_from"]
-    server = entry["grpc_server"]
-    command = load_compose()["services"]["dagster-code"]["command"]
-    assert server["host"] == "dagster-code"
-    assert command[command.index("-p") + 1] == str(server["port"])
-    assert command[command.index("--location-name") + 1] == server["location_name"]
+    services = load_compose()["services"]
+    served = {}
+    for entry in workspace["load_from"]:
+        server = entry["grpc_server"]
+        assert server["host"] in services, f"no compose service {server['host']}"
+        command = services[server["host"]]["command"]
+        assert command[command.index("-p") + 1] == str(server["port"])
+        assert command[command.index("--location-name") + 1] == server["location_name"]
+        served[server["location_name"]] = command[command.index("-m") + 1]
+    local = yaml.safe_load((REPO_ROOT / "workspace.yaml").read_text())["load_from"]
+    modules = {
+        e["python_module"]["location_name"]: e["python_module"]["module_name"] for e in local
+    }
+    assert served == modules, "deploy/workspace.yaml and the local workspace.yaml disagree"
     pyproject = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())
     dagster = pyproject["tool"]["dagster"]
-    assert server["location_name"] == dagster["code_location_name"]
-    assert command[command.index("-m") + 1] == dagster["module_name"]
+    assert served[dagster["code_location_name"]] == dagster["module_name"]
