@@ -11,7 +11,9 @@ from typing import Any
 
 from dagster_graphql import DagsterGraphQLClient
 
-LOCATION = "bh_pricing"
+# The main graph, and the dynamically partitioned batch assets with the sensors.
+MAIN_LOCATION, BATCH_LOCATION = "bh_pricing", "bh_pricing_batches"
+LOCATIONS = (MAIN_LOCATION, BATCH_LOCATION)
 REPOSITORY = "__repository__"
 ASSET_JOB = "__ASSET_JOB"
 FINISHED = ("SUCCESS", "FAILURE", "CANCELED")
@@ -123,27 +125,35 @@ class Dagster:
             raise GraphQLError(json.dumps(answer["errors"], indent=2))
         return answer["data"]
 
-    def location_loaded(self) -> bool:
-        """True once the code location is loaded without error."""
+    def locations_loaded(self) -> bool:
+        """True once every code location is loaded without error."""
         workspace = self.query(LOCATION_STATUS)["workspaceOrError"]
+        loaded = set()
         for entry in workspace.get("locationEntries", []):
-            if entry["name"] == LOCATION and entry["loadStatus"] == "LOADED":
-                loaded = entry["locationOrLoadError"] or {}
-                if loaded.get("__typename") == "PythonError":
-                    raise GraphQLError(f"code location failed to load: {loaded['message']}")
-                return loaded.get("__typename") == "RepositoryLocation"
-        return False
+            if entry["loadStatus"] != "LOADED":
+                continue
+            location = entry["locationOrLoadError"] or {}
+            if location.get("__typename") == "PythonError":
+                raise GraphQLError(f"{entry['name']} failed to load: {location['message']}")
+            if location.get("__typename") == "RepositoryLocation":
+                loaded.add(entry["name"])
+        return loaded >= set(LOCATIONS)
 
     def asset_nodes(self) -> dict[str, dict[str, Any]]:
-        """Asset nodes by user string key (``a/b``)."""
-        nodes = self.query(ASSET_NODES)["assetNodes"]
-        return {"/".join(n["assetKey"]["path"]): n for n in nodes}
+        """Asset nodes by user string key (``a/b``); where a location only references an asset
+        another one defines, the defining (materializable) node wins."""
+        found: dict[str, dict[str, Any]] = {}
+        for node in self.query(ASSET_NODES)["assetNodes"]:
+            key = "/".join(node["assetKey"]["path"])
+            if key not in found or node["isMaterializable"]:
+                found[key] = node
+        return found
 
     def launch(self, asset_keys: Sequence[str], run_config: dict[str, Any] | None = None) -> str:
         """Launch a run of the asset job materializing ``asset_keys``; its run id."""
         return self.client.submit_job_execution(
             ASSET_JOB,
-            repository_location_name=LOCATION,
+            repository_location_name=MAIN_LOCATION,
             repository_name=REPOSITORY,
             run_config=run_config or {},
             asset_selection=[key.split("/") for key in asset_keys],
@@ -227,17 +237,20 @@ class Dagster:
         raise TimeoutError(f"fewer than {count} runs match {filter_} after {timeout:.0f}s")
 
     def sensors(self) -> dict[str, str]:
-        """Sensor name -> RUNNING / STOPPED."""
-        selector = {"repositoryLocationName": LOCATION, "repositoryName": REPOSITORY}
-        answer = self.query(SENSORS, {"selector": selector})["sensorsOrError"]
-        if answer["__typename"] != "Sensors":
-            raise GraphQLError(f"sensorsOrError: {answer}")
-        return {s["name"]: s["sensorState"]["status"] for s in answer["results"]}
+        """Sensor name -> the code location defining it."""
+        found = {}
+        for location in LOCATIONS:
+            selector = {"repositoryLocationName": location, "repositoryName": REPOSITORY}
+            answer = self.query(SENSORS, {"selector": selector})["sensorsOrError"]
+            if answer["__typename"] != "Sensors":
+                raise GraphQLError(f"sensorsOrError in {location}: {answer}")
+            found.update({s["name"]: location for s in answer["results"]})
+        return found
 
     def wait_for_sensor_tick(self, name: str, after: float, timeout: float) -> str:
         """Poll until the sensor completes a tick that started after ``after`` (epoch s)."""
         selector = {
-            "repositoryLocationName": LOCATION,
+            "repositoryLocationName": self.sensors()[name],
             "repositoryName": REPOSITORY,
             "sensorName": name,
         }

@@ -34,6 +34,11 @@ DEPLOY_INSTANCE = REPO_ROOT / "deploy" / "dagster.yaml"
 BUCKET = "bh-pricing-topology"
 RAW_ROWS = 1500
 START_TIMEOUT = 240.0
+# Service name -> (module, location name) of each gRPC code server.
+CODE_SERVERS = {
+    "grpc": ("bh_pricing.definitions", "bh_pricing"),
+    "grpc_batches": ("bh_pricing.batch_definitions", "bh_pricing_batches"),
+}
 AWS_TEST_ENV = {
     "AWS_ACCESS_KEY_ID": "testing",
     "AWS_SECRET_ACCESS_KEY": "testing",
@@ -152,12 +157,12 @@ def _wait_ready(topology: Topology, name: str) -> None:
         service.wait_until(
             lambda: http_ok(f"{topology.mlflow_url}/health"), START_TIMEOUT, "health"
         )
-    elif name == "grpc":
+    elif name.startswith("grpc"):
         service.wait_until(lambda: port_open(port), START_TIMEOUT, "gRPC port")
     elif name == "webserver":
         url = f"http://127.0.0.1:{port}/server_info"
         service.wait_until(lambda: http_ok(url), START_TIMEOUT, "server_info")
-        service.wait_until(topology.dagster.location_loaded, START_TIMEOUT, "code location")
+        service.wait_until(topology.dagster.locations_loaded, START_TIMEOUT, "code locations")
     elif name == "daemon":
         service.wait_until(lambda: _daemon_heartbeat(topology), START_TIMEOUT, "heartbeat")
 
@@ -186,7 +191,7 @@ def running_topology(root: Path) -> Iterator[Topology]:
     dagster_db, mlflow_db = f"bh_topology_{run_id}_dagster", f"bh_topology_{run_id}_mlflow"
     logs = root / "logs"
     logs.mkdir(parents=True, exist_ok=True)
-    ports = {name: free_port() for name in ("moto", "mlflow", "grpc", "webserver")}
+    ports = {name: free_port() for name in ("moto", "mlflow", *CODE_SERVERS, "webserver")}
     base = _base_env()
 
     with ExitStack() as cleanup:
@@ -230,21 +235,11 @@ def running_topology(root: Path) -> Iterator[Topology]:
         instance = write_instance(root / "dagster_home", postgres, dagster_db)
         topology.env = {**base, **aws, **prod, **instance}
         workspace = root / "workspace.yaml"
-        workspace.write_text(
-            yaml.safe_dump(
-                {
-                    "load_from": [
-                        {
-                            "grpc_server": {
-                                "host": "127.0.0.1",
-                                "port": ports["grpc"],
-                                "location_name": "bh_pricing",
-                            }
-                        }
-                    ]
-                }
-            )
-        )
+        servers = [
+            {"grpc_server": {"host": "127.0.0.1", "port": ports[name], "location_name": location}}
+            for name, (_, location) in CODE_SERVERS.items()
+        ]
+        workspace.write_text(yaml.safe_dump({"load_from": servers}))
         dagster = _executable("dagster")
         commands = {
             "mlflow": [
@@ -253,10 +248,13 @@ def running_topology(root: Path) -> Iterator[Topology]:
                 *("--backend-store-uri", postgres.url(mlflow_db)),
                 *("--artifacts-destination", topology.uri("mlflow"), "--serve-artifacts"),
             ],
-            "grpc": [
-                *(dagster, "api", "grpc", "-m", "bh_pricing.definitions"),
-                *("-h", "127.0.0.1", "-p", str(ports["grpc"]), "--location-name", "bh_pricing"),
-            ],
+            **{
+                name: [
+                    *(dagster, "api", "grpc", "-m", module, "--location-name", location),
+                    *("-h", "127.0.0.1", "-p", str(ports[name])),
+                ]
+                for name, (module, location) in CODE_SERVERS.items()
+            },
             "webserver": [
                 _executable("dagster-webserver"),
                 *("-h", "127.0.0.1", "-p", str(ports["webserver"]), "-w", str(workspace)),
@@ -264,7 +262,7 @@ def running_topology(root: Path) -> Iterator[Topology]:
             "daemon": [_executable("dagster-daemon"), "run", "-w", str(workspace)],
         }
         # MLflow and the code server start together; the webserver and daemon need the code server.
-        for wave in (("mlflow", "grpc"), ("webserver", "daemon")):
+        for wave in (("mlflow", *CODE_SERVERS), ("webserver", "daemon")):
             for name in wave:
                 service = Service(
                     name, commands[name], topology.env, logs, cwd=REPO_ROOT, port=ports.get(name, 0)
