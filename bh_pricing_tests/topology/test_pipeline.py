@@ -43,16 +43,14 @@ SENSOR_TIMEOUT, RETRAIN_TIMEOUT = 240.0, 600.0
 
 
 def require_serving(topology: Topology) -> None:
-    """Skip until the serving bundle is part of the code location."""
-    if not has_assets(topology, SERVING_BUNDLE):
-        pytest.skip(f"waiting on {SERVING_BUNDLE}: not in the code location yet")
+    """The serving bundle is part of the main code location."""
+    assert has_assets(topology, SERVING_BUNDLE), f"{SERVING_BUNDLE} is not defined"
 
 
 def require_drift(topology: Topology) -> None:
-    """Skip until batches, their drift check and retraining are part of the code location."""
-    sensors = topology.dagster.sensors()
-    if not has_assets(topology, MARKET_BATCHES, "drift_report", "retrained_model") or not sensors:
-        pytest.skip("waiting on the drift assets and sensors: not in the code location yet")
+    """Batches, their drift check, retraining and both sensors are defined."""
+    assert has_assets(topology, MARKET_BATCHES, "drift_report", "retrained_model")
+    assert {"landing_sensor", "retraining_sensor"} <= set(topology.dagster.sensors())
 
 
 def test_the_code_location_shows_the_graph_from_raw_listings_to_the_champion(

@@ -77,8 +77,7 @@ def test_mlflow_server_dying_during_training_fails_the_run_and_keeps_the_champio
 def test_s3_outage_while_publishing_a_bundle_fails_cleanly_and_publishes_nothing(
     topology: Topology, materialized: Run
 ) -> None:
-    if not has_assets(topology, SERVING_BUNDLE):
-        pytest.skip(f"waiting on {SERVING_BUNDLE}: not in the code location yet")
+    assert has_assets(topology, SERVING_BUNDLE), f"{SERVING_BUNDLE} is not defined"
     published = s3_objects(topology, BUNDLES_PREFIX)
     current = read_s3(topology, CURRENT_KEY)
 

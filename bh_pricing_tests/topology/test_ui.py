@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
 from bh_pricing_tests.topology.stack import REPO_ROOT, Topology
 
@@ -33,6 +34,7 @@ ARTIFACTS = REPO_ROOT / "test-artifacts"
 HEAD = "raw_listings"
 TAILS = ("serving_bundle", "champion_model")  # the first one the graph has is the end
 RUN_TIMEOUT_MS = 300_000
+DIALOG_TIMEOUT_MS = 8_000
 
 # Asset nodes and edge paths of the lineage graph, in SVG coordinates.
 GRAPH_GEOMETRY = """() => {
@@ -80,12 +82,16 @@ def base_url(topology: Topology) -> str:
 
 
 def open_page(page: Page, url: str) -> None:
-    """Go to ``url`` and dismiss the first-visit community dialog if it shows."""
+    """Go to ``url`` and dismiss the first-visit community dialog, which fades in late."""
     page.goto(url)
     page.wait_for_load_state("networkidle")
     skip = page.get_by_role("button", name="Skip")
-    if skip.count():
-        skip.first.click()
+    try:
+        skip.wait_for(state="visible", timeout=DIALOG_TIMEOUT_MS)
+    except PlaywrightTimeoutError:
+        return  # this visit shows no dialog
+    skip.click()
+    skip.wait_for(state="hidden")
 
 
 def upstream_graph(nodes: dict[str, dict[str, Any]], tail: str) -> set[tuple[str, str]]:
