@@ -34,7 +34,8 @@ def landing_sensor(
     known = set(context.instance.get_dynamic_partitions(MARKET_BATCHES.name))
     new = [key for key in keys if key not in known]
     if not new:
-        return dg.SkipReason(f"no new CSV in {locations.landing_uri}")
+        ignored = f" ({len(invalid)} ignored, see the log)" if invalid else ""
+        return dg.SkipReason(f"no new CSV in {locations.landing_uri}{ignored}")
     return dg.SensorResult(
         run_requests=[dg.RunRequest(run_key=key, partition_key=key) for key in new],
         dynamic_partitions_requests=[MARKET_BATCHES.build_add_request(new)],

@@ -75,7 +75,7 @@ def shifted_batch_file(
         context.log.info("land is false: no synthetic batch written (run drop_shifted_batch)")
         return
     true_shift = float(shifted_listings[FACTOR_COLUMN].mean() - 1)
-    name = f"synthetic-{context.run.run_id[:8]}-shift{round(100 * true_shift):+d}pct.csv"
+    name = f"synthetic-{context.run.run_id[:8]}-shift{round(100 * true_shift)}pct.csv"
     uri = write_batch(shifted_listings, join(locations.landing_uri, name))
     context.log.info(f"wrote {len(shifted_listings)} listings to {uri}")
     yield dg.Output(

@@ -93,7 +93,7 @@ def test_the_batch_file_lands_as_a_kaggle_csv(world) -> None:
     home, _, shifted = world
     uri = shifted.output_for_node("shifted_batch_file")
     assert Path(uri).parent == home / "landing", f"{uri} should be in the landing folder"
-    assert "shift+1" in Path(uri).name, "the file name carries the true shift"
+    assert "-shift1" in Path(uri).name, "the file name carries the true shift"
     assert pd.read_csv(uri, dtype=str).columns[0] == "address", "raw Kaggle header"
 
 
