@@ -65,7 +65,12 @@ def world(tmp_path_factory: pytest.TempPathFactory):
             resources=resources(),
             instance=instance,
             selection=["shifted_listings", "shifted_listings_drift", "shifted_batch_file"],
-            run_config={"ops": {"shifted_batch_file": {"config": {"land": True}}}},
+            run_config={
+                "ops": {
+                    "shifted_listings": {"config": {"low": 0.3, "high": 0.4}},
+                    "shifted_batch_file": {"config": {"land": True}},
+                }
+            },
         )
         yield home, instance, shifted
 
@@ -74,7 +79,7 @@ def test_shifted_listings_are_labelled_with_the_true_shift(world) -> None:
     _, _, shifted = world
     meta = metadata(shifted, "shifted_listings")
     assert meta["synthetic"] is True, "synthetic data must say so"
-    assert 0.10 <= meta["true_shift"] <= 0.20, f"true shift {meta['true_shift']} outside 10-20 %"
+    assert 0.30 <= meta["true_shift"] <= 0.40, f"true shift {meta['true_shift']} outside 30-40 %"
 
 
 def test_shifted_listings_drift_is_detected_and_its_check_fails(world) -> None:
@@ -93,7 +98,7 @@ def test_the_batch_file_lands_as_a_kaggle_csv(world) -> None:
     home, _, shifted = world
     uri = shifted.output_for_node("shifted_batch_file")
     assert Path(uri).parent == home / "landing", f"{uri} should be in the landing folder"
-    assert "-shift1" in Path(uri).name, "the file name carries the true shift"
+    assert "-shift3" in Path(uri).name, "the file name carries the true shift"
     assert pd.read_csv(uri, dtype=str).columns[0] == "address", "raw Kaggle header"
 
 
