@@ -38,7 +38,11 @@ def register(
     tags: Mapping[str, str],
     name: str = REGISTERED_MODEL_NAME,
 ) -> ModelVersion:
-    """Register ``model_uri`` as a new version of ``name`` (created on first use)."""
+    """Register ``model_uri`` as a new version of ``name`` (created on first use).
+
+    A logged model (``models:/m-...``) is registered with its ``model_id`` and source run, as an
+    MLflow tracking server requires.
+    """
     try:
         client.get_registered_model(name)
     except MlflowException as exc:
@@ -47,9 +51,17 @@ def register(
         client.create_registered_model(
             name, description="Belo Horizonte house prices (BRL). Aliases: champion, challenger."
         )
-    run_id = model_uri.split("/")[1] if model_uri.startswith("runs:/") else None
+    model_id = model_uri.removeprefix("models:/") if model_uri.startswith("models:/m-") else None
+    if model_id is not None:
+        run_id = client.get_logged_model(model_id).source_run_id
+    else:
+        run_id = model_uri.split("/")[1] if model_uri.startswith("runs:/") else None
     return client.create_model_version(
-        name, source=model_uri, run_id=run_id, tags={k: str(v) for k, v in tags.items()}
+        name,
+        source=model_uri,
+        run_id=run_id,
+        tags={k: str(v) for k, v in tags.items()},
+        model_id=model_id,
     )
 
 
