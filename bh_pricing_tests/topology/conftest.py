@@ -16,7 +16,6 @@ TOPOLOGY = pytest.StashKey[Topology]()
 FULL_RUN_TIMEOUT = 600.0
 CANDIDATES = {key.to_user_string() for key in CANDIDATE_KEYS}
 # The MLflow server's answer when a logged model is registered without its model_id.
-REGISTRY_MODEL_ID_BUG = "The model_id request parameter must identify the resource"
 
 
 @pytest.fixture(scope="session")
@@ -40,11 +39,6 @@ def materialized(topology: Topology) -> Run:
     run = topology.dagster.wait_for_run(run_id, FULL_RUN_TIMEOUT)
     if run.status != "SUCCESS":
         messages = "\n".join(topology.dagster.failure_messages(run_id))
-        if REGISTRY_MODEL_ID_BUG in messages:
-            pytest.xfail(
-                "bh_pricing.io.registry.register does not pass model_id for a models:/m-... "
-                "URI; the MLflow tracking server rejects the version (a local store accepts it)"
-            )
         pytest.fail(f"full materialization {run_id} ended {run.status}:\n{messages}")
     return run
 
