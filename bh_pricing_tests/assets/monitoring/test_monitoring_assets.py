@@ -21,7 +21,9 @@ ASSETS = [
     *monitoring.BATCH_ASSETS,
 ]
 FAST = {"ops": {name: {"config": {"folds": 3}} for name in ("baseline_model", "ridge_model")}}
-RETRAIN_FAST = {"ops": {"retrained_model": {"config": {"folds": 2}}}}
+# Judged on MAPE: on the small sample's 50-row holdout, RMSE is dominated by one or two
+# expensive listings and can tie a stale champion even after a 30-40 % shift.
+RETRAIN_FAST = {"ops": {"retrained_model": {"config": {"folds": 2, "metric": "mape"}}}}
 
 
 def resources(policy: str = "auto") -> dict:
