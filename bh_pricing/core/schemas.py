@@ -52,19 +52,15 @@ class ListingFeatures(_Base):
         strict = "filter"
 
 
-class CleanListings(_Base):
+class CleanListings(ListingFeatures):
     """Cleaned listings: snake_case, numeric, ranges resolved, out-of-range rows removed."""
 
-    neighborhood: Series[str] = pa.Field(str_length={"min_value": 1})
-    square_foot: Series[float] = pa.Field(gt=0)
-    rooms: Series[float] = pa.Field(ge=0)
-    garage_places: Series[float] = pa.Field(ge=0)
-    adm_fees: Series[float] = pa.Field(ge=0)
-    latitude: Series[float] = pa.Field(nullable=True, ge=-90, le=90)
-    longitude: Series[float] = pa.Field(nullable=True, ge=-180, le=180)
     price: Series[float] = pa.Field(gt=0)
     address: Series[str] = pa.Field(nullable=True)
     city: Series[str] = pa.Field(nullable=True)
+
+    class Config:
+        strict = True
 
 
 class QuarantinedListings(pa.DataFrameModel):
