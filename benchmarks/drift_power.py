@@ -114,14 +114,18 @@ def main() -> None:
     print(f"Drift detection rate (%), {args.trials} trials per cell, data: {source}")
     print(f"{len(clean)} clean listings: model trained on half, batches drawn from the other half")
     print(table.to_markdown(floatfmt=".1f"))
-    alarms = round(table.iloc[0].sum() * args.trials / 100)
-    total = args.trials * len(table.columns)
-    ci = stats.binomtest(alarms, total).proportion_ci(confidence_level=0.95)
-    print(
-        f"false alarms at 0 %, all batch sizes: {alarms}/{total} = {alarms / total:.1%} "
-        f"(95 % CI {ci.low:.1%}-{ci.high:.1%}; the design bounds it by alpha = 5 %)"
-    )
+    alarms = (table.iloc[0] * args.trials / 100).round().astype(int)
+    print("false alarms at 0 % (95 % Clopper-Pearson CI; the design bounds the rate by 5 %):")
+    for label, count in alarms.items():
+        print(f"  {label}: {_share_with_ci(count, args.trials)}")
+    if len(alarms) > 1:
+        print(f"  all batch sizes: {_share_with_ci(alarms.sum(), args.trials * len(alarms))}")
     print(f"({time.perf_counter() - started:.0f} s)")
+
+
+def _share_with_ci(count: int, total: int) -> str:
+    ci = stats.binomtest(int(count), total).proportion_ci(confidence_level=0.95)
+    return f"{count}/{total} = {count / total:.1%} ({ci.low:.1%}-{ci.high:.1%})"
 
 
 if __name__ == "__main__":

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 import pytest
+from scipy import stats
 
 from bh_pricing.core.cleaning import clean_listings
 from bh_pricing.core.models import CANDIDATES, fit_candidate
@@ -82,6 +83,9 @@ def test_feature_drift_in_neighborhoods(split: Split) -> None:
     entry = report.test("neighborhood")
     assert entry.drifted, f"neighborhood mix change not flagged:\n{report.to_markdown()}"
     assert entry.effect > 0.3, f"Cramér's V {entry.effect:.2f} should be large"
+    # and its p-value is the Monte Carlo one, no smaller than one table in 100,000 allows
+    assert entry.details["resamples"] == 99_999, f"Monte Carlo p-value expected: {entry.method}"
+    assert entry.p_value == pytest.approx(1 / 100_000), f"p-value {entry.p_value}"
 
 
 def test_rare_neighborhoods_are_pooled(split: Split) -> None:
@@ -93,6 +97,28 @@ def test_rare_neighborhoods_are_pooled(split: Split) -> None:
     entry = report.test("neighborhood")
     assert entry.verdict in (DRIFT, NO_DRIFT), f"test should run, got {entry.verdict}"
     assert entry.details["categories"] < 45, "rare neighborhoods should be pooled"
+
+
+def test_neighborhood_p_value_holds_its_level_on_sparse_tables(split: Split) -> None:
+    # given one market with half its listings in one neighborhood and the rest two per
+    # neighborhood, and 100 random batches of 30 from it, every neighborhood kept in the table
+    pool = pd.concat([split.reference, split.current])
+    rows = np.arange(len(pool))
+    sparse = np.where(rows % 2, "Bairro " + (rows // 4).astype(str), "Centro")
+    pool = pool.assign(neighborhood=sparse)
+    entries = []
+    for seed in range(100):
+        order = np.random.default_rng(seed).permutation(len(pool))
+        reference, current = pool.iloc[order[30:]], pool.iloc[order[:30]]
+        # when drift is checked
+        report = detect_drift(reference, current, min_expected=0.01, resamples=999)
+        entries.append(report.test("neighborhood"))
+    # then p <= 0.01 is as rare as a valid p-value makes it (1 expected; 5 or more: P < 0.4 %),
+    # where the chi-square approximation gives it to many of the same batches
+    approximate = [stats.chi2.sf(e.statistic, e.details["dof"]) for e in entries]
+    assert sum(p <= 0.01 for p in approximate) >= 8, "the table should defeat the approximation"
+    flagged = sum(e.p_value <= 0.01 for e in entries)
+    assert flagged <= 4, f"{flagged} of 100 unchanged batches have a neighborhood p <= 0.01"
 
 
 def test_target_drift_without_a_model(split: Split) -> None:
@@ -201,6 +227,11 @@ def test_bad_model_output_is_an_error(split: Split) -> None:
 
     with pytest.raises(ValueError, match="non-positive"):
         detect_drift(split.reference, split.current, Broken())
+
+
+def test_resamples_must_be_positive(split: Split) -> None:
+    with pytest.raises(ValueError, match="resamples must be at least 1"):
+        detect_drift(split.reference, split.current, resamples=0)
 
 
 def test_every_test_needs_a_weight(split: Split) -> None:
