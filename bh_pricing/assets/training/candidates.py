@@ -18,6 +18,7 @@ from bh_pricing.resources import MlflowTracking
 # Types our own fitted candidates contain beyond skops' defaults (reviewed: created by this step).
 SKOPS_TRUSTED_TYPES = (
     "numpy.dtype",
+    "sklearn.model_selection._split.KFold",
     "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",
 )
 
