@@ -26,7 +26,7 @@ from bh_pricing.core.cleaning import clean_listings
 from bh_pricing.core.models import CANDIDATES, fit_candidate
 from bh_pricing.core.sample import generate_raw_listings
 from bh_pricing.core.shift import shift_prices
-from bh_pricing.monitoring import detect_drift
+from bh_pricing.monitoring import DEFAULT_ALPHA, detect_drift
 
 SHIFTS = (0.0, 0.025, 0.05, 0.10, 0.15, 0.20)
 DEFAULT_BAND = (0.10, 0.20)
@@ -115,7 +115,10 @@ def main() -> None:
     print(f"{len(clean)} clean listings: model trained on half, batches drawn from the other half")
     print(table.to_markdown(floatfmt=".1f"))
     alarms = (table.iloc[0] * args.trials / 100).round().astype(int)
-    print("false alarms at 0 % (95 % Clopper-Pearson CI; the design bounds the rate by 5 %):")
+    print(
+        f"false alarms at 0 % (95 % Clopper-Pearson CI; alpha = {DEFAULT_ALPHA:.0%} bounds "
+        "the rate; the target is <= 5 %):"
+    )
     for label, count in alarms.items():
         print(f"  {label}: {_share_with_ci(count, args.trials)}")
     if len(alarms) > 1:

@@ -1,6 +1,6 @@
 """Monitoring: drift between reference listings and new batches, and its report."""
 
-from bh_pricing.monitoring.drift import DEFAULT_WEIGHTS, PriceModel, detect_drift
+from bh_pricing.monitoring.drift import DEFAULT_ALPHA, DEFAULT_WEIGHTS, PriceModel, detect_drift
 from bh_pricing.monitoring.report import (
     DRIFT,
     INSUFFICIENT,
@@ -11,6 +11,7 @@ from bh_pricing.monitoring.report import (
 )
 
 __all__ = [
+    "DEFAULT_ALPHA",
     "DEFAULT_WEIGHTS",
     "DRIFT",
     "INSUFFICIENT",

@@ -9,7 +9,7 @@ from pydantic import Field
 from bh_pricing.assets.monitoring.batches import MARKET_BATCHES
 from bh_pricing.assets.monitoring.champion import MonitoredChampion, load_champion
 from bh_pricing.constants import MONITORING
-from bh_pricing.monitoring import NO_DRIFT, DriftReport, detect_drift
+from bh_pricing.monitoring import DEFAULT_ALPHA, NO_DRIFT, DriftReport, detect_drift
 from bh_pricing.monitoring.plots import drift_chart
 from bh_pricing.resources import MlflowTracking
 
@@ -19,7 +19,7 @@ NO_DRIFT_CHECK = "no_drift"
 class DriftConfig(dg.Config):
     """Family-wise false-alarm rate and the smallest batch worth testing."""
 
-    alpha: float = Field(default=0.05, gt=0, lt=1)
+    alpha: float = Field(default=DEFAULT_ALPHA, gt=0, lt=1)
     min_rows: int = Field(default=30, ge=2)
 
 
