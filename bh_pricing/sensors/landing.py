@@ -14,7 +14,6 @@ from bh_pricing.resources import Locations
 check_market_batch = dg.define_asset_job(
     "check_market_batch",
     selection=dg.AssetSelection.assets("market_batches", "drift_report"),
-    partitions_def=MARKET_BATCHES,
     description="Clean a landed batch and test it for drift against the champion's reference.",
 )
 

@@ -12,7 +12,6 @@ from dataclasses import asdict, dataclass
 
 import dagster as dg
 
-from bh_pricing.assets.monitoring import MARKET_BATCHES
 from bh_pricing.resources import MonitoringSettings
 
 DRIFT_REPORT = dg.AssetKey("drift_report")
@@ -21,7 +20,6 @@ TAG_PREFIX = "bh_pricing/"
 retrain_on_drift = dg.define_asset_job(
     "retrain_on_drift",
     selection=dg.AssetSelection.assets("retrained_model"),
-    partitions_def=MARKET_BATCHES,
     description="Retrain the candidates with a drifted batch and re-decide the champion.",
 )
 
@@ -64,7 +62,7 @@ def evidence_tags(drifted: list[dg.EventLogRecord]) -> dict[str, str]:
 
 @dg.sensor(
     job=retrain_on_drift,
-    minimum_interval_seconds=30,
+    minimum_interval_seconds=10,
     default_status=dg.DefaultSensorStatus.RUNNING,
 )
 def retraining_sensor(
