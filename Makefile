@@ -41,6 +41,7 @@ bench:  ## run every benchmark (RAW=path/to/kaggle.csv to use the real file)
 	$(BIN)/python benchmarks/pipeline_time.py $(if $(RAW),--raw $(RAW))
 	$(BIN)/python benchmarks/drift_power.py $(if $(RAW),--raw $(RAW))
 	$(BIN)/python benchmarks/serving.py
+	$(BIN)/python benchmarks/retraining_latency.py
 
 mlflow-ui:  ## browse runs and the registry of the local MLflow store (http://127.0.0.1:5000)
 	$(BIN)/mlflow ui --backend-store-uri sqlite:///$(BH_PRICING_HOME)/mlflow/mlflow.db \

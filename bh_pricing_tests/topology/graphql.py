@@ -36,7 +36,10 @@ query Runs($filter: RunsFilter) {
   runsOrError(filter: $filter) {
     __typename
     ... on Runs {
-      results { runId status jobName tags { key value } assetSelection { path } }
+      results {
+        runId status jobName creationTime startTime
+        tags { key value } assetSelection { path }
+      }
     }
     ... on PythonError { message }
   }
@@ -62,7 +65,7 @@ SENSORS = """
 query Sensors($selector: RepositorySelector!) {
   sensorsOrError(repositorySelector: $selector) {
     __typename
-    ... on Sensors { results { name sensorState { status } } }
+    ... on Sensors { results { name minIntervalSeconds sensorState { status } } }
     ... on PythonError { message }
   }
 }"""
@@ -73,6 +76,30 @@ query SensorTicks($selector: SensorSelector!) {
     __typename
     ... on Sensor { sensorState { ticks(limit: 10) { timestamp status } } }
     ... on PythonError { message }
+  }
+}"""
+
+PARTITION_KEYS = """
+query PartitionKeys($assetKey: AssetKeyInput!) {
+  assetNodeOrError(assetKey: $assetKey) {
+    __typename
+    ... on AssetNode { partitionKeys }
+  }
+}"""
+
+MATERIALIZATIONS = """
+query Materializations($assetKey: AssetKeyInput!, $partitions: [String!]) {
+  assetOrError(assetKey: $assetKey) {
+    __typename
+    ... on Asset { assetMaterializations(partitions: $partitions) { timestamp runId partition } }
+  }
+}"""
+
+CHECK_EXECUTIONS = """
+query CheckExecutions($assetKey: AssetKeyInput!, $checkName: String!) {
+  assetCheckExecutions(assetKey: $assetKey, checkName: $checkName, limit: 25) {
+    runId
+    evaluation { timestamp success severity partition }
   }
 }"""
 
@@ -91,6 +118,22 @@ query LocationStatus {
 }"""
 
 
+RELOAD_LOCATION = """
+mutation ReloadLocation($name: String!) {
+  reloadRepositoryLocation(repositoryLocationName: $name) {
+    __typename
+    ... on WorkspaceLocationEntry {
+      loadStatus
+      locationOrLoadError { __typename ... on PythonError { message } }
+    }
+    ... on ReloadNotSupported { message }
+    ... on RepositoryLocationNotFound { message }
+    ... on UnauthorizedError { message }
+    ... on PythonError { message }
+  }
+}"""
+
+
 class GraphQLError(RuntimeError):
     """The API answered with errors, or with an error type instead of data."""
 
@@ -104,6 +147,29 @@ class Run:
     job_name: str
     tags: dict[str, str]
     asset_keys: tuple[str, ...]
+    created: float  # epoch seconds, when the run was submitted
+    started: float | None  # epoch seconds, when its process started (None until then)
+
+
+@dataclass(frozen=True)
+class Materialization:
+    """One materialization event of an asset (partition)."""
+
+    timestamp: float  # epoch seconds
+    run_id: str
+    partition: str | None
+
+
+@dataclass(frozen=True)
+class CheckEvaluation:
+    """One evaluated asset check (a planned check not evaluated yet is left out). ``partition``
+    is only set for checks declared with partitions."""
+
+    timestamp: float  # epoch seconds
+    run_id: str
+    success: bool
+    severity: str
+    partition: str | None
 
 
 class Dagster:
@@ -139,6 +205,15 @@ class Dagster:
                 loaded.add(entry["name"])
         return loaded >= set(LOCATIONS)
 
+    def reload_location(self, name: str) -> bool:
+        """Ask the webserver to load a code location again (the UI's *Reload*); True once it
+        is loaded without error."""
+        answer = self.query(RELOAD_LOCATION, {"name": name})["reloadRepositoryLocation"]
+        if answer["__typename"] != "WorkspaceLocationEntry":
+            raise GraphQLError(f"reloadRepositoryLocation {name}: {answer}")
+        location = answer["locationOrLoadError"] or {}
+        return answer["loadStatus"] == "LOADED" and location.get("__typename") != "PythonError"
+
     def asset_nodes(self) -> dict[str, dict[str, Any]]:
         """Asset nodes by user string key (``a/b``); where a location only references an asset
         another one defines, the defining (materializable) node wins."""
@@ -171,6 +246,8 @@ class Dagster:
                 r["jobName"],
                 {t["key"]: t["value"] for t in r["tags"]},
                 tuple("/".join(k["path"]) for k in r["assetSelection"] or []),
+                r["creationTime"],
+                r["startTime"],
             )
             for r in answer["results"]
         ]
@@ -188,6 +265,46 @@ class Dagster:
         if answer["__typename"] != "EventConnection":
             raise GraphQLError(f"logsForRun: {answer}")
         return answer["events"]
+
+    def partition_keys(self, asset_key: str) -> list[str]:
+        """Partition keys of a partitioned asset (dynamic ones as the instance knows them)."""
+        variables = {"assetKey": {"path": asset_key.split("/")}}
+        answer = self.query(PARTITION_KEYS, variables)["assetNodeOrError"]
+        if answer["__typename"] != "AssetNode":
+            raise GraphQLError(f"assetNodeOrError {asset_key}: {answer}")
+        return answer["partitionKeys"]
+
+    def materializations(
+        self, asset_key: str, partition: str | None = None
+    ) -> list[Materialization]:
+        """Materializations of an asset (of one partition, if given), newest first."""
+        variables = {
+            "assetKey": {"path": asset_key.split("/")},
+            "partitions": None if partition is None else [partition],
+        }
+        answer = self.query(MATERIALIZATIONS, variables)["assetOrError"]
+        if answer["__typename"] != "Asset":
+            return []  # never materialized
+        return [
+            Materialization(int(m["timestamp"]) / 1000, m["runId"], m["partition"])
+            for m in answer["assetMaterializations"]
+        ]
+
+    def check_evaluations(self, asset_key: str, check_name: str) -> list[CheckEvaluation]:
+        """The latest evaluations of an asset check, newest first."""
+        variables = {"assetKey": {"path": asset_key.split("/")}, "checkName": check_name}
+        executions = self.query(CHECK_EXECUTIONS, variables)["assetCheckExecutions"]
+        return [
+            CheckEvaluation(
+                e["evaluation"]["timestamp"],
+                e["runId"],
+                e["evaluation"]["success"],
+                e["evaluation"]["severity"],
+                e["evaluation"]["partition"],
+            )
+            for e in executions
+            if e["evaluation"] is not None
+        ]
 
     def failure_messages(self, run_id: str) -> list[str]:
         """Error messages (with their causes) of failed steps and of the run."""
@@ -236,16 +353,23 @@ class Dagster:
             time.sleep(2)
         raise TimeoutError(f"fewer than {count} runs match {filter_} after {timeout:.0f}s")
 
-    def sensors(self) -> dict[str, str]:
-        """Sensor name -> the code location defining it."""
+    def _sensors(self) -> dict[str, tuple[str, dict[str, Any]]]:
         found = {}
         for location in LOCATIONS:
             selector = {"repositoryLocationName": location, "repositoryName": REPOSITORY}
             answer = self.query(SENSORS, {"selector": selector})["sensorsOrError"]
             if answer["__typename"] != "Sensors":
                 raise GraphQLError(f"sensorsOrError in {location}: {answer}")
-            found.update({s["name"]: location for s in answer["results"]})
+            found.update({s["name"]: (location, s) for s in answer["results"]})
         return found
+
+    def sensors(self) -> dict[str, str]:
+        """Sensor name -> the code location defining it."""
+        return {name: location for name, (location, _) in self._sensors().items()}
+
+    def sensor_intervals(self) -> dict[str, int]:
+        """Sensor name -> its minimum interval between evaluations, in seconds."""
+        return {name: s["minIntervalSeconds"] for name, (_, s) in self._sensors().items()}
 
     def wait_for_sensor_tick(self, name: str, after: float, timeout: float) -> str:
         """Poll until the sensor completes a tick that started after ``after`` (epoch s)."""

@@ -1,5 +1,5 @@
-"""Steps the topology tests share: what to materialize, what is in S3 and MLflow, a market batch
-landing, and the Lambda handler serving from S3."""
+"""Steps the topology tests share: what to materialize (and materializing it), what is in S3 and
+MLflow, a market batch landing, and the Lambda handler serving from S3."""
 
 from __future__ import annotations
 
@@ -13,19 +13,24 @@ from typing import Any
 from mlflow.entities.model_registry import ModelVersion
 from mlflow.tracking import MlflowClient
 
+from bh_pricing.assets.training.candidates import CANDIDATE_KEYS
 from bh_pricing.constants import CHAMPION_ALIAS, REGISTERED_MODEL_NAME
 from bh_pricing.core.cleaning import clean_listings
 from bh_pricing.core.sample import generate_raw_listings
 from bh_pricing.core.shift import shift_prices, to_raw_format
 from bh_pricing.io import storage
 from bh_pricing.serving import handler as handler_module
+from bh_pricing_tests.topology.dagster_services import DagsterStack
+from bh_pricing_tests.topology.graphql import Run
 from bh_pricing_tests.topology.stack import AWS_TEST_ENV, BUCKET, Topology
 
 # Synthetic shift tools live in this group; the tests land their own batch instead.
 SYNTHETIC_GROUP = "monitoring"
 SERVING_BUNDLE = "serving_bundle"
 CHECK_JOB, RETRAIN_JOB = "check_market_batch", "retrain_on_drift"
-MARKET_BATCHES = "market_batches"
+MARKET_BATCHES, DRIFT_REPORT, NO_DRIFT = "market_batches", "drift_report", "no_drift"
+CANDIDATES = {key.to_user_string() for key in CANDIDATE_KEYS}
+FULL_RUN_TIMEOUT = 600.0
 BUNDLES_PREFIX = "artifacts/bundles/"
 CURRENT_KEY = BUNDLES_PREFIX + "current.json"
 SAVASSI = {
@@ -39,9 +44,9 @@ SAVASSI = {
 }
 
 
-def production_assets(topology: Topology) -> list[str]:
+def production_assets(stack: DagsterStack) -> list[str]:
     """Every unpartitioned asset outside the synthetic-shift tools: the production line."""
-    nodes = topology.dagster.asset_nodes()
+    nodes = stack.dagster.asset_nodes()
     return sorted(
         key
         for key, node in nodes.items()
@@ -51,9 +56,22 @@ def production_assets(topology: Topology) -> list[str]:
     )
 
 
-def has_assets(topology: Topology, *keys: str) -> bool:
+def materialize_production_line(stack: DagsterStack) -> Run:
+    """The production line materialized once, launched through the webserver's GraphQL API."""
+    assets = production_assets(stack)
+    # Three folds instead of five: the same code paths in less time.
+    config = {"ops": {key: {"config": {"folds": 3}} for key in assets if key in CANDIDATES}}
+    run_id = stack.dagster.launch(assets, config)
+    run = stack.dagster.wait_for_run(run_id, FULL_RUN_TIMEOUT)
+    if run.status != "SUCCESS":
+        messages = "\n".join(stack.dagster.failure_messages(run_id))
+        raise AssertionError(f"full materialization {run_id} ended {run.status}:\n{messages}")
+    return run
+
+
+def has_assets(stack: DagsterStack, *keys: str) -> bool:
     """True when the code location defines every one of ``keys``."""
-    return set(keys) <= set(topology.dagster.asset_nodes())
+    return set(keys) <= set(stack.dagster.asset_nodes())
 
 
 def s3_objects(topology: Topology, prefix: str) -> dict[str, str]:
@@ -83,14 +101,19 @@ def registered_versions(topology: Topology) -> list[str]:
     return sorted(v.version for v in found)
 
 
-def land_shifted_batch(topology: Topology, name: str, factor: float) -> str:
-    """Put a batch of fresh listings with prices raised by ``factor`` at ``landing/<name>``."""
-    clean = clean_listings(generate_raw_listings(600, seed=29)).clean
+def shifted_batch_csv(factor: float, seed: int = 29) -> str:
+    """A raw-format CSV of fresh listings with every price multiplied by ``factor``."""
+    clean = clean_listings(generate_raw_listings(600, seed=seed)).clean
     shifted = shift_prices(clean, factor - 1, factor - 1, seed=5).frame
     buffer = io.StringIO()
     to_raw_format(shifted).to_csv(buffer, index=False)
+    return buffer.getvalue()
+
+
+def land_shifted_batch(topology: Topology, name: str, factor: float) -> str:
+    """Put a batch of fresh listings with prices raised by ``factor`` at ``landing/<name>``."""
     key = f"landing/{name}"
-    topology.s3().put_object(Bucket=BUCKET, Key=key, Body=buffer.getvalue())
+    topology.s3().put_object(Bucket=BUCKET, Key=key, Body=shifted_batch_csv(factor))
     return name
 
 

@@ -3,19 +3,18 @@ tracking server, and Dagster's code server, webserver and daemon in ``BH_PRICING
 
 The Dagster instance is deploy/dagster.yaml itself, with only the run launcher (processes instead
 of containers) and the compute log folder swapped, so the test exercises the deployed storage and
-queue configuration.
+queue configuration. The Dagster processes themselves are started as in dagster_services.py.
 """
 
 from __future__ import annotations
 
 import io
 import os
-import shutil
 import sys
 import uuid
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -25,27 +24,29 @@ import yaml
 from psycopg2 import sql
 
 from bh_pricing.core.sample import generate_raw_listings
+from bh_pricing_tests.topology.dagster_services import (
+    CODE_SERVERS,
+    DAEMON,
+    REPO_ROOT,
+    START_TIMEOUT,
+    WEBSERVER,
+    DagsterStack,
+    clean_env,
+    dagster_commands,
+    write_workspace,
+)
 from bh_pricing_tests.topology.graphql import Dagster
-from bh_pricing_tests.topology.processes import Service, free_port, http_ok, port_open
+from bh_pricing_tests.topology.processes import free_port, http_ok
 from bh_pricing_tests.topology.s3_gate import S3Gate
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
 DEPLOY_INSTANCE = REPO_ROOT / "deploy" / "dagster.yaml"
 BUCKET = "bh-pricing-topology"
 RAW_ROWS = 1500
-START_TIMEOUT = 240.0
-# Service name -> (module, location name) of each gRPC code server.
-CODE_SERVERS = {
-    "grpc": ("bh_pricing.definitions", "bh_pricing"),
-    "grpc_batches": ("bh_pricing.batch_definitions", "bh_pricing_batches"),
-}
 AWS_TEST_ENV = {
     "AWS_ACCESS_KEY_ID": "testing",
     "AWS_SECRET_ACCESS_KEY": "testing",
     "AWS_DEFAULT_REGION": "us-east-1",
 }
-# Variables of the developer's shell that would point a process somewhere else.
-_INHERITED_PREFIXES = ("AWS_", "BH_PRICING_", "MLFLOW_", "DAGSTER_")
 
 
 @dataclass(frozen=True)
@@ -78,16 +79,12 @@ class Postgres:
         self._execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(db)))
 
 
-@dataclass
-class Topology:
+@dataclass(kw_only=True)
+class Topology(DagsterStack):
     """Handles on every running part, for the tests to use and to break."""
 
-    root: Path
     gate: S3Gate
-    dagster: Dagster
     mlflow_url: str
-    env: dict[str, str]
-    services: dict[str, Service] = field(default_factory=dict)
 
     def uri(self, *parts: str) -> str:
         """An s3:// URI in the test bucket."""
@@ -97,15 +94,17 @@ class Topology:
         """A boto3 S3 client through the gate."""
         return boto3.client("s3", endpoint_url=self.gate.url, **_boto_credentials())
 
-    def restart(self, name: str, crash: bool = False) -> None:
-        """Stop (SIGKILL when ``crash``) and start a service again, waiting until it is ready."""
+    def wait_ready(self, name: str) -> None:
+        """Block until the service answers as it should when up."""
         service = self.services[name]
-        if crash:
-            service.kill()
+        if name == "moto":
+            url = f"http://127.0.0.1:{service.port}/moto-api/"
+            service.wait_until(lambda: http_ok(url), 60, "S3 API")
+        elif name == "mlflow":
+            url = f"{self.mlflow_url}/health"
+            service.wait_until(lambda: http_ok(url), START_TIMEOUT, "health")
         else:
-            service.stop()
-        service.start()
-        _wait_ready(self, name)
+            super().wait_ready(name)
 
 
 def _boto_credentials() -> dict[str, str]:
@@ -114,19 +113,6 @@ def _boto_credentials() -> dict[str, str]:
         "aws_secret_access_key": AWS_TEST_ENV["AWS_SECRET_ACCESS_KEY"],
         "region_name": AWS_TEST_ENV["AWS_DEFAULT_REGION"],
     }
-
-
-def _executable(name: str) -> str:
-    beside = Path(sys.executable).parent / name
-    found = str(beside) if beside.exists() else shutil.which(name)
-    if found is None:
-        raise FileNotFoundError(f"{name} is neither beside {sys.executable} nor on PATH")
-    return found
-
-
-def _base_env() -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(_INHERITED_PREFIXES)}
-    return {**env, **AWS_TEST_ENV, "PYTHONUNBUFFERED": "1"}
 
 
 def write_instance(home: Path, postgres: Postgres, db: str) -> dict[str, str]:
@@ -148,33 +134,6 @@ def write_instance(home: Path, postgres: Postgres, db: str) -> dict[str, str]:
     }
 
 
-def _wait_ready(topology: Topology, name: str) -> None:
-    service = topology.services[name]
-    port = service.port
-    if name == "moto":
-        service.wait_until(lambda: http_ok(f"http://127.0.0.1:{port}/moto-api/"), 60, "S3 API")
-    elif name == "mlflow":
-        service.wait_until(
-            lambda: http_ok(f"{topology.mlflow_url}/health"), START_TIMEOUT, "health"
-        )
-    elif name.startswith("grpc"):
-        service.wait_until(lambda: port_open(port), START_TIMEOUT, "gRPC port")
-    elif name == "webserver":
-        url = f"http://127.0.0.1:{port}/server_info"
-        service.wait_until(lambda: http_ok(url), START_TIMEOUT, "server_info")
-        service.wait_until(topology.dagster.locations_loaded, START_TIMEOUT, "code locations")
-    elif name == "daemon":
-        service.wait_until(lambda: _daemon_heartbeat(topology), START_TIMEOUT, "heartbeat")
-
-
-def _daemon_heartbeat(topology: Topology) -> bool:
-    answer = topology.dagster.query(
-        "{ instance { daemonHealth { allDaemonStatuses { daemonType healthy required } } } }"
-    )
-    statuses = answer["instance"]["daemonHealth"]["allDaemonStatuses"]
-    return all(s["healthy"] for s in statuses if s["required"])
-
-
 def upload_raw_listings(topology: Topology, rows: int = RAW_ROWS) -> str:
     """Put a seeded sample of raw listings where BH_PRICING_RAW_URI points."""
     buffer = io.StringIO()
@@ -189,30 +148,24 @@ def running_topology(root: Path) -> Iterator[Topology]:
     postgres = Postgres()
     run_id = uuid.uuid4().hex[:10]
     dagster_db, mlflow_db = f"bh_topology_{run_id}_dagster", f"bh_topology_{run_id}_mlflow"
-    logs = root / "logs"
-    logs.mkdir(parents=True, exist_ok=True)
-    ports = {name: free_port() for name in ("moto", "mlflow", *CODE_SERVERS, "webserver")}
-    base = _base_env()
+    ports = {name: free_port() for name in ("moto", "mlflow", *CODE_SERVERS, WEBSERVER)}
 
     with ExitStack() as cleanup:
         for db in (dagster_db, mlflow_db):
             postgres.create(db)
             cleanup.callback(postgres.drop, db)
 
-        moto = Service(
-            "moto",
-            [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(ports["moto"])],
-            base,
-            logs,
-            port=ports["moto"],
-        )
         gate = S3Gate(ports["moto"])
         mlflow_url = f"http://127.0.0.1:{ports['mlflow']}"
-        topology = Topology(root, gate, Dagster(ports["webserver"]), mlflow_url, {})
-        topology.services["moto"] = moto
-        cleanup.callback(moto.stop)
-        moto.start()
-        _wait_ready(topology, "moto")
+        topology = Topology(
+            root=root,
+            dagster=Dagster(ports[WEBSERVER]),
+            env={**clean_env(), **AWS_TEST_ENV},
+            gate=gate,
+            mlflow_url=mlflow_url,
+        )
+        moto = [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(ports["moto"])]
+        topology.start_waves([["moto"]], {"moto": moto}, ports, cleanup)
         gate.open()
         cleanup.callback(gate.cut)
         topology.s3().create_bucket(Bucket=BUCKET)
@@ -233,14 +186,7 @@ def running_topology(root: Path) -> Iterator[Topology]:
             "MLFLOW_HTTP_REQUEST_TIMEOUT": "30",
         }
         instance = write_instance(root / "dagster_home", postgres, dagster_db)
-        topology.env = {**base, **aws, **prod, **instance}
-        workspace = root / "workspace.yaml"
-        servers = [
-            {"grpc_server": {"host": "127.0.0.1", "port": ports[name], "location_name": location}}
-            for name, (_, location) in CODE_SERVERS.items()
-        ]
-        workspace.write_text(yaml.safe_dump({"load_from": servers}))
-        dagster = _executable("dagster")
+        topology.env.update({**aws, **prod, **instance})
         commands = {
             "mlflow": [
                 *(sys.executable, "-m", "mlflow", "server"),
@@ -248,29 +194,11 @@ def running_topology(root: Path) -> Iterator[Topology]:
                 *("--backend-store-uri", postgres.url(mlflow_db)),
                 *("--artifacts-destination", topology.uri("mlflow"), "--serve-artifacts"),
             ],
-            **{
-                name: [
-                    *(dagster, "api", "grpc", "-m", module, "--location-name", location),
-                    *("-h", "127.0.0.1", "-p", str(ports[name])),
-                ]
-                for name, (module, location) in CODE_SERVERS.items()
-            },
-            "webserver": [
-                _executable("dagster-webserver"),
-                *("-h", "127.0.0.1", "-p", str(ports["webserver"]), "-w", str(workspace)),
-            ],
-            "daemon": [_executable("dagster-daemon"), "run", "-w", str(workspace)],
+            **dagster_commands(ports, write_workspace(root / "workspace.yaml", ports)),
         }
-        # MLflow and the code server start together; the webserver and daemon need the code server.
-        for wave in (("mlflow", *CODE_SERVERS), ("webserver", "daemon")):
-            for name in wave:
-                service = Service(
-                    name, commands[name], topology.env, logs, cwd=REPO_ROOT, port=ports.get(name, 0)
-                )
-                topology.services[name] = service
-                cleanup.callback(service.stop)
-                service.start()
-            for name in wave:
-                _wait_ready(topology, name)
+        # MLflow and the code servers start together; the webserver and daemon need the servers.
+        topology.start_waves(
+            [("mlflow", *CODE_SERVERS), (WEBSERVER, DAEMON)], commands, ports, cleanup
+        )
         upload_raw_listings(topology)
         yield topology
