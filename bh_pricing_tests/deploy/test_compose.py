@@ -25,13 +25,14 @@ SERVICES = {
     "postgres",
     "minio",
     "create-bucket",
+    "dagster-migrate",
     "mlflow",
     "dagster-code",
     "dagster-code-batches",
     "dagster-webserver",
     "dagster-daemon",
 }
-ONE_SHOT = {"create-bucket"}
+ONE_SHOT = {"create-bucket", "dagster-migrate"}
 SECRET_NAME = re.compile(r"PASSWORD|SECRET|TOKEN|ACCESS_KEY|PRIVATE", re.IGNORECASE)
 REQUIRED_SECRET = re.compile(r"^\$\{[A-Z_]+:\?[^}]+\}$")
 # Values standing in for the secrets .env.example leaves empty.
@@ -83,8 +84,9 @@ def test_long_running_services_have_a_health_check(
     assert not check.get("disable"), f"{name} disables its health check"
 
 
-def test_one_shot_bucket_creation_does_not_restart(services: dict[str, dict[str, Any]]) -> None:
-    assert services["create-bucket"].get("restart") == "no"
+@pytest.mark.parametrize("name", sorted(ONE_SHOT))
+def test_one_shot_services_do_not_restart(services: dict[str, dict[str, Any]], name: str) -> None:
+    assert services[name].get("restart") == "no"
 
 
 @pytest.mark.parametrize("name", sorted(SERVICES))
@@ -103,8 +105,9 @@ def test_services_that_need_others_wait_for_them(services: dict[str, dict[str, A
         "mlflow": {"postgres", "create-bucket"},
         "dagster-webserver": {"postgres", "dagster-code", "dagster-code-batches"},
         "dagster-daemon": {"postgres", "mlflow", "dagster-code", "dagster-code-batches"},
-        "dagster-code": {"create-bucket"},
-        "dagster-code-batches": {"create-bucket"},
+        "dagster-code": {"create-bucket", "dagster-migrate"},
+        "dagster-code-batches": {"create-bucket", "dagster-migrate"},
+        "dagster-migrate": {"postgres"},
         "create-bucket": {"minio"},
     }
     for name, expected in needs.items():

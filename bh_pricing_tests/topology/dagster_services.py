@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
 import sys
 from collections.abc import Mapping, Sequence
 from contextlib import ExitStack
@@ -18,7 +19,7 @@ from pathlib import Path
 import yaml
 
 from bh_pricing_tests.topology.graphql import Dagster
-from bh_pricing_tests.topology.processes import Service, http_ok, port_open
+from bh_pricing_tests.topology.processes import Service, ServiceError, http_ok, port_open
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 START_TIMEOUT = 240.0
@@ -127,6 +128,19 @@ class DagsterStack:
                 service.start()
             for name in wave:
                 self.wait_ready(name)
+
+    def migrate_instance(self) -> None:
+        """Create or upgrade the instance's storage (``dagster instance migrate``)."""
+        done = subprocess.run(
+            [executable("dagster"), "instance", "migrate"],
+            env=self.env,
+            cwd=REPO_ROOT,
+            capture_output=True,
+            text=True,
+            timeout=START_TIMEOUT,
+        )
+        if done.returncode != 0:
+            raise ServiceError(f"dagster instance migrate failed:\n{done.stderr[-4000:]}")
 
     def wait_ready(self, name: str) -> None:
         """Block until the service answers as it should when up."""

@@ -12,7 +12,6 @@ from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-import dagster as dg
 from mlflow.tracking import MlflowClient
 
 from bh_pricing.core.sample import generate_raw_listings
@@ -67,9 +66,6 @@ def running_local_stack(root: Path, env: Mapping[str, str] | None = None) -> Ite
     dagster_home, home = root / "dagster_home", root / "bh_pricing_home"
     dagster_home.mkdir(parents=True)
     shutil.copy(LOCAL_INSTANCE, dagster_home / "dagster.yaml")
-    # Create the SQLite storages before any process opens them, as `dagster dev` does: two code
-    # servers starting together on a fresh DAGSTER_HOME race to create the same tables.
-    dg.DagsterInstance.from_config(str(dagster_home)).dispose()
     raw = root / "raw_listings.csv"
     generate_raw_listings(RAW_ROWS, seed=11).to_csv(raw, index=False)
     stack = LocalStack(
@@ -84,6 +80,9 @@ def running_local_stack(root: Path, env: Mapping[str, str] | None = None) -> Ite
             **(env or {}),
         },
     )
+    # Create the SQLite storages before any process opens them, as `dagster dev` does: two code
+    # servers starting together on a fresh DAGSTER_HOME race to create the same tables.
+    stack.migrate_instance()
     commands = dagster_commands(ports, write_workspace(root / "workspace.yaml", ports))
     with ExitStack() as cleanup:
         stack.start_waves([tuple(CODE_SERVERS), (WEBSERVER, DAEMON)], commands, ports, cleanup)

@@ -187,6 +187,8 @@ def running_topology(root: Path) -> Iterator[Topology]:
         }
         instance = write_instance(root / "dagster_home", postgres, dagster_db)
         topology.env.update({**aws, **prod, **instance})
+        # As the compose file's dagster-migrate: the tables exist before any server opens them.
+        topology.migrate_instance()
         commands = {
             "mlflow": [
                 *(sys.executable, "-m", "mlflow", "server"),
