@@ -33,11 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bh_pricing_tests.topology.drift_loop import (
     LANDING_SENSOR,
     RETRAINING_SENSOR,
-    RetrainingLatency,
-    drift_result,
-    wait_for_check_run,
-    wait_for_partition,
-    wait_for_retraining_start,
+    follow_to_retraining,
 )
 from bh_pricing_tests.topology.local_stack import LocalStack, running_local_stack
 from bh_pricing_tests.topology.scenario import materialize_production_line, shifted_batch_csv
@@ -50,15 +46,9 @@ SETTINGS = {"BH_PRICING_PROMOTION_POLICY": "manual", "BH_PRICING_RETRAIN_COOLDOW
 def measure(stack: LocalStack, batch: str, seed: int) -> dict[str, object]:
     """Land one shifted batch and follow it to its finished retraining; one table row."""
     stack.land(batch, shifted_batch_csv(1.4, seed=seed))
-    dagster = stack.dagster
-    wait_for_partition(dagster, batch, STAGE_TIMEOUT)
-    check_run = wait_for_check_run(dagster, batch, STAGE_TIMEOUT)
-    drift = drift_result(dagster, check_run)
-    if drift is None or drift.check.success:
-        raise SystemExit(f"{batch}: no failing drift check in run {check_run.run_id}")
-    retraining = wait_for_retraining_start(dagster, batch, STAGE_TIMEOUT)
-    latency = RetrainingLatency.of(drift, retraining)
-    finished = dagster.wait_for_run(retraining.run_id, RUN_TIMEOUT)
+    trace = follow_to_retraining(stack.dagster, batch, STAGE_TIMEOUT)
+    retraining, latency = trace.retraining, trace.latency
+    finished = stack.dagster.wait_for_run(retraining.run_id, RUN_TIMEOUT)
     if finished.status != "SUCCESS":
         raise SystemExit(f"{batch}: retraining {retraining.run_id} ended {finished.status}")
     return {

@@ -1,6 +1,7 @@
 """The drift loop as the webserver shows it, stage by stage: a landed batch becomes a partition,
 ``landing_sensor``'s run reports drift (``no_drift`` fails), ``retraining_sensor`` launches a
-retraining run; and the time from the drift result to that run's start."""
+retraining run; and the time from the drift result to that run's start. The integration test
+and benchmarks/retraining_latency.py follow a batch with ``follow_to_retraining``."""
 
 from __future__ import annotations
 
@@ -99,3 +100,27 @@ class RetrainingLatency:
             raise AssertionError(f"{retraining.run_id} never started: {retraining.status}")
         origin = drift.report.timestamp
         return cls(retraining.created - origin, retraining.started - origin)
+
+
+@dataclass(frozen=True)
+class BatchTrace:
+    """A landed batch followed to the start of its retraining."""
+
+    check_run: Run
+    drift: DriftResult
+    retraining: Run
+    latency: RetrainingLatency
+
+
+def follow_to_retraining(dagster: Dagster, batch: str, timeout: float) -> BatchTrace:
+    """Wait for each stage of ``batch`` in turn (``timeout`` each): its partition, its finished
+    drift check run, a failing ``no_drift``, the retraining run's start. An AssertionError names
+    the stage that went wrong."""
+    wait_for_partition(dagster, batch, timeout)
+    check_run = wait_for_check_run(dagster, batch, timeout)
+    assert check_run.status == "SUCCESS", dagster.failure_messages(check_run.run_id)
+    drift = drift_result(dagster, check_run)
+    assert drift is not None, f"check run {check_run.run_id} recorded no drift report and check"
+    assert not drift.check.success, f"no_drift passed on a shifted batch: {drift}"
+    retraining = wait_for_retraining_start(dagster, batch, timeout)
+    return BatchTrace(check_run, drift, retraining, RetrainingLatency.of(drift, retraining))

@@ -18,11 +18,7 @@ from bh_pricing.constants import CHALLENGER_ALIAS, CHAMPION_ALIAS, REGISTERED_MO
 from bh_pricing_tests.topology.drift_loop import (
     LANDING_SENSOR,
     RETRAINING_SENSOR,
-    RetrainingLatency,
-    drift_result,
-    wait_for_check_run,
-    wait_for_partition,
-    wait_for_retraining_start,
+    follow_to_retraining,
 )
 from bh_pricing_tests.topology.graphql import Run
 from bh_pricing_tests.topology.local_stack import LocalStack
@@ -57,19 +53,12 @@ def sensor_launched_retraining(
 ) -> Run:
     """Follow ``batch`` from landing to the start of its retraining run, checking every stage;
     record how long the retraining took to start after the drift result."""
-    dagster = stack.dagster
-    wait_for_partition(dagster, batch, SENSOR_TIMEOUT)
-    check_run = wait_for_check_run(dagster, batch, SENSOR_TIMEOUT)
+    trace = follow_to_retraining(stack.dagster, batch, SENSOR_TIMEOUT)
+    check_run, retraining, latency = trace.check_run, trace.retraining, trace.latency
     assert check_run.tags.get("dagster/sensor_name") == LANDING_SENSOR, check_run.tags
-    assert check_run.status == "SUCCESS", dagster.failure_messages(check_run.run_id)
-    drift = drift_result(dagster, check_run)
-    assert drift is not None, f"check run {check_run.run_id} recorded no drift report and check"
-    assert not drift.check.success, f"no_drift passed on a shifted batch: {drift}"
-    assert drift.check.severity == "ERROR", drift
+    assert trace.drift.check.severity == "ERROR", trace.drift
 
-    retraining = wait_for_retraining_start(dagster, batch, SENSOR_TIMEOUT)
-    latency = RetrainingLatency.of(drift, retraining)
-    interval = dagster.sensor_intervals()[RETRAINING_SENSOR]
+    interval = stack.dagster.sensor_intervals()[RETRAINING_SENSOR]
     record_property("drift_to_retraining_launch_s", round(latency.launched, 1))
     record_property("drift_to_retraining_start_s", round(latency.started, 1))
     record_property("retraining_sensor_interval_s", interval)
