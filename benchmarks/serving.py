@@ -1,10 +1,12 @@
 """Serving latency: the ONNX bundle through the Lambda handler vs loading the MLflow champion.
 
-    python benchmarks/serving.py [--max-iter 800] [--requests 2000] [--skip-package]
+    python benchmarks/serving.py [--candidate comparables] [--max-iter 800] [--requests 2000]
+                                 [--skip-package]
 
-Fits the gradient-boosting candidate on sample data, exports it as a bundle, and measures:
-cold start (fresh interpreter: import the handler, load the bundle, answer /health), warm p50/p99
-through ``handler`` for one row and for batches of 100, and the earlier approach as reference:
+Fits a boosting candidate (default: comparables, the champion on the real file) on sample
+data, exports it as a bundle, and measures: cold start (fresh interpreter: import the handler,
+load the bundle, answer /health), warm p50/p99 through ``handler`` for one row and for batches
+of 100, and the earlier approach as reference:
 ``mlflow.pyfunc.load_model("models:/bh-pricing@champion")`` per request on a temporary local
 MLflow store. Also builds the Lambda zip and reports its unzipped size.
 """
@@ -25,6 +27,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from bh_pricing.assets.training.candidates import SKOPS_TRUSTED_TYPES
 from bh_pricing.constants import (
     CHAMPION_ALIAS,
     CHAMPION_URI,
@@ -40,7 +43,6 @@ from bh_pricing.serving.bundle import export_bundle
 
 ROOT = Path(__file__).resolve().parents[1]
 # Reviewed: the benchmark logs a model it has just fitted itself.
-TREE_PREDICTOR = "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor"
 COLD_START = """
 import time, json
 started = time.perf_counter()
@@ -104,7 +106,7 @@ def mlflow_reference(
             signature=infer_signature(rows, estimator.predict(rows)),
             registered_model_name=REGISTERED_MODEL_NAME,
             serialization_format="skops",
-            skops_trusted_types=["numpy.dtype", TREE_PREDICTOR],
+            skops_trusted_types=list(SKOPS_TRUSTED_TYPES),
             pip_requirements=["scikit-learn", "numpy", "pandas", "skops", "mlflow"],
         )
     client = mlflow.MlflowClient()
@@ -126,6 +128,9 @@ def mlflow_reference(
 def main() -> None:
     """Run every measurement and print the table."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument(
+        "--candidate", choices=["comparables", "gradient_boosting"], default="comparables"
+    )
     parser.add_argument("--max-iter", type=int, default=800, help="boosting iterations")
     parser.add_argument("--requests", type=int, default=2000, help="warm single-row requests")
     parser.add_argument("--mlflow-requests", type=int, default=20)
@@ -135,7 +140,7 @@ def main() -> None:
 
     listings = clean_listings(generate_raw_listings(5981, seed=0)).clean
     X, y = split_features_target(listings)
-    estimator = CANDIDATES["gradient_boosting"].build(max_iter=args.max_iter).fit(X, y)
+    estimator = CANDIDATES[args.candidate].build(max_iter=args.max_iter).fit(X, y)
     tmp = Path(tempfile.mkdtemp(prefix="bh-pricing-bench-"))
     exported = export_bundle(
         estimator,
@@ -189,7 +194,7 @@ def main() -> None:
         ),
     ]
     print(
-        f"\nmodel: HistGradientBoosting max_iter={args.max_iter}, "
+        f"\nmodel: {args.candidate} (HistGradientBoosting max_iter={args.max_iter}), "
         f"{len(X)} training rows; warm n={args.requests}"
     )
     print(f"| {'measurement':<46} | {'p50 / median ms':>15} | {'p99 ms':>8} | target |")

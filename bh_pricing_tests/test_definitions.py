@@ -14,6 +14,7 @@ PUBLIC_ASSETS = {
     "baseline_model",
     "ridge_model",
     "gradient_boosting_model",
+    "comparables_model",
     "champion_model",
     "serving_bundle",
     "prediction_log",

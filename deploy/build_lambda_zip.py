@@ -170,7 +170,7 @@ def self_check(archive: Path, python: str) -> dict[str, Any]:
 
     listings = clean_listings(generate_raw_listings(400, seed=1)).clean
     X, y = split_features_target(listings)
-    estimator = CANDIDATES["gradient_boosting"].build(max_iter=50).fit(X, y)
+    estimator = CANDIDATES["comparables"].build(max_iter=50).fit(X, y)  # the champion type
     row = X.head(1)
     listing = {k: (None if v != v else v) for k, v in row.iloc[0].to_dict().items()}
     expected = float(estimator.predict(row)[0])

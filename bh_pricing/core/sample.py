@@ -1,8 +1,8 @@
 """Seeded generator of raw listings in the Kaggle format, messiness included.
 
 It lets the project run, and be tested, without the real file: realistic price levels per
-neighborhood, plus padded strings, ``45-65`` ranges, ``--``, blank fees, duplicates, outliers and
-coordinates outside Belo Horizonte.
+neighborhood, flats listed more than once at slightly different prices, plus padded strings,
+``45-65`` ranges, ``--``, blank fees, duplicates, outliers and coordinates outside Belo Horizonte.
 """
 
 from __future__ import annotations
@@ -77,6 +77,9 @@ STREETS = (
 )
 
 
+RELISTED_SHARE = 0.15
+
+
 def generate_raw_listings(n_rows: int = 5981, seed: int = 0) -> pd.DataFrame:
     """Return ``n_rows`` raw listings as text columns in the Kaggle format."""
     if n_rows < 1:
@@ -101,17 +104,21 @@ def generate_raw_listings(n_rows: int = 5981, seed: int = 0) -> pd.DataFrame:
     )
     price = np.round(np.exp(log_price), -3)
     fees = np.round(area * rng.uniform(3.5, 9.0, n_rows) * np.exp(0.5 * quality), 0)
+    street = rng.integers(0, len(STREETS), n_rows)
+    number = rng.integers(10, 3000, n_rows)
+
+    # The same flat offered again (another agency, a later ad): same address, coordinates, area,
+    # rooms, parking and fees, a price a few % apart.
+    relisted = _rows(rng, n_rows, RELISTED_SHARE)
+    source = rng.choice(np.setdiff1d(np.arange(n_rows), relisted), len(relisted))
+    for column in (area, rooms, garage, lat, lon, fees, street, number):
+        column[relisted] = column[source]
+    hood.iloc[relisted] = hood.iloc[source].to_numpy()
+    price[relisted] = np.round(price[source] * np.exp(rng.normal(0, 0.05, len(relisted))), -3)
 
     raw = pd.DataFrame(
         {
-            "address": [
-                f"{STREETS[s]}, {num} "
-                for s, num in zip(
-                    rng.integers(0, len(STREETS), n_rows),
-                    rng.integers(10, 3000, n_rows),
-                    strict=True,
-                )
-            ],
+            "address": [f"{STREETS[s]}, {num} " for s, num in zip(street, number, strict=True)],
             "adm-fees": [f"{f:.1f}" for f in fees],
             "garage-places": [str(int(g)) for g in garage],
             "price": [f"{p:.1f}" for p in price],

@@ -31,6 +31,7 @@ from bh_pricing.serving.manifest import (
     Manifest,
 )
 from bh_pricing.serving.onnx_convert import (
+    inner_pipeline,
     input_features,
     numeric_dtype,
     target_transform,
@@ -72,10 +73,17 @@ class ExportedBundle:
 
 
 def describe(estimator: object) -> str:
-    """Short description of the estimator, e.g. ``TransformedTargetRegressor(Ridge)``."""
+    """Short description, e.g. ``TransformedTargetRegressor(Ridge)``.
+
+    A comparables adjustment shows around the last step:
+    ``TransformedTargetRegressor(ComparablesAdjusted(HistGradientBoostingRegressor))``.
+    """
     inner = getattr(estimator, "regressor_", estimator)
-    steps = getattr(inner, "steps", None)
-    last = type(steps[-1][1]).__name__ if steps else type(inner).__name__
+    pipeline = inner_pipeline(estimator)
+    steps = getattr(pipeline, "steps", None)
+    last = type(steps[-1][1]).__name__ if steps else type(pipeline).__name__
+    if pipeline is not inner:
+        last = f"{type(inner).__name__}({last})"
     return f"{type(estimator).__name__}({last})" if inner is not estimator else last
 
 
@@ -85,7 +93,7 @@ def known_categories(estimator: object, column: str) -> list[str]:
     Works for ``[TransformedTargetRegressor ->] Pipeline`` whose first step is a fitted
     ColumnTransformer with a transformer named after the column; empty list otherwise.
     """
-    inner = getattr(estimator, "regressor_", estimator)
+    inner = inner_pipeline(estimator)
     steps = getattr(inner, "steps", None) or [(None, inner)]
     transformers = getattr(steps[0][1], "named_transformers_", {})
     encoder = transformers.get(column)

@@ -9,12 +9,16 @@ and applied by the runtime. Three steps get converters of their own:
   encodings as float32. Coordinates with 7 decimals then fall on the wrong side of a split (errors
   of several % on real listings), so tree models take float64 inputs and keep float64 thresholds
   and encodings (``*_as_tensor`` attributes of ai.onnx.ml opset 3/4).
+
+A ``ComparablesAdjusted`` regressor is exported as its base pipeline's graph followed by the
+comparables' kernel correction in float64 ONNX operators, with the training rows as constants.
 """
 
 from __future__ import annotations
 
 import numpy as np
-from onnx import numpy_helper
+import onnx
+from onnx import helper, numpy_helper
 from skl2onnx import convert_sklearn
 from skl2onnx.common._container import ModelComponentContainer
 from skl2onnx.common._topology import Operator, Scope
@@ -26,6 +30,11 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, TargetEncoder
 
 from bh_pricing.constants import FEATURE_COLUMNS
+from bh_pricing.core.comparables import (
+    METRES_PER_DEGREE,
+    METRES_PER_DEGREE_EAST,
+    ComparablesAdjusted,
+)
 from bh_pricing.serving.manifest import InputFeature
 
 TARGET_OPSET = {"": 17, "ai.onnx.ml": 3}
@@ -38,9 +47,15 @@ class ConversionError(ValueError):
     """The estimator cannot be served as ONNX; the message says which part and why."""
 
 
+def inner_pipeline(estimator: object) -> object:
+    """The fitted pipeline inside the log-price wrapper and any comparables adjustment."""
+    inner = estimator.regressor_ if isinstance(estimator, TransformedTargetRegressor) else estimator
+    return inner.base_ if isinstance(inner, ComparablesAdjusted) else inner
+
+
 def numeric_dtype(estimator: object) -> str:
     """``float64`` for tree pipelines (exact splits), ``float32`` for the linear ones."""
-    inner = getattr(estimator, "regressor_", estimator)
+    inner = inner_pipeline(estimator)
     steps = inner.steps if isinstance(inner, Pipeline) else [(None, inner)]
     trees = any(isinstance(step, HistGradientBoostingRegressor) for _, step in steps)
     return "float64" if trees else "float32"
@@ -68,8 +83,8 @@ def target_transform(estimator: object) -> str:
 
 
 def to_onnx(estimator: object) -> bytes:
-    """Serialized ONNX model of the estimator's inner pipeline (before the target transform)."""
-    inner = estimator.regressor_ if isinstance(estimator, TransformedTargetRegressor) else estimator
+    """Serialized ONNX model of the estimator's inner regressor (before the target transform)."""
+    inner = inner_pipeline(estimator)
     types = {"string": StringTensorType, "float32": FloatTensorType, "float64": DoubleTensorType}
     initial_types = [
         (f.name, types[f.dtype]([None, 1])) for f in input_features(numeric_dtype(estimator))
@@ -95,7 +110,81 @@ def to_onnx(estimator: object) -> bytes:
     for opset in model.opset_import:
         if opset.domain == "ai.onnx.ml":
             opset.version = max(opset.version, ML_OPSET)
+    adjusted = getattr(estimator, "regressor_", estimator)
+    if isinstance(adjusted, ComparablesAdjusted):
+        _append_comparables(model, adjusted)
+    onnx.checker.check_model(model)
     return model.SerializeToString()
+
+
+def _append_comparables(model: onnx.ModelProto, adjusted: ComparablesAdjusted) -> None:
+    """Add the kernel correction of ``adjusted`` to the graph's single ``[N, 1]`` output.
+
+    Mirrors ``ComparablesAdjusted.correction``: query features ``[N, 1]`` minus the training
+    rows ``[1, M]``, log-kernel, exp, NaN (no coordinates) -> 0, weighted mean of residuals.
+    """
+    graph = model.graph
+    if len(graph.output) != 1:
+        raise ConversionError("ComparablesAdjusted: the base graph must have one output")
+    base_output = graph.output[0].name
+    nodes: list[onnx.NodeProto] = []
+    constants: list[onnx.TensorProto] = []
+
+    def constant(name: str, value: np.ndarray | float) -> str:
+        constants.append(numpy_helper.from_array(np.asarray(value, np.float64), f"cmp_{name}"))
+        return f"cmp_{name}"
+
+    def node(op: str, inputs: list[str], name: str, **attrs: object) -> str:
+        nodes.append(helper.make_node(op, inputs, [f"cmp_{name}"], name=f"cmp_{name}", **attrs))
+        return f"cmp_{name}"
+
+    double = onnx.TensorProto.DOUBLE
+    columns = {
+        c: node("Cast", [c], f"{c}_f64", to=double)
+        for c in ("latitude", "longitude", "square_foot", "rooms", "garage_places", "adm_fees")
+    }
+    query = {
+        "north": node("Mul", [columns["latitude"], constant("north", METRES_PER_DEGREE)], "n"),
+        "east": node("Mul", [columns["longitude"], constant("east", METRES_PER_DEGREE_EAST)], "e"),
+        "area": node("Log", [columns["square_foot"]], "log_area"),
+        "rooms": columns["rooms"],
+        "garage": columns["garage_places"],
+        "fees": node("Log", [node("Add", [columns["adm_fees"], constant("one", 1.0)], "f1")], "lf"),
+    }
+    reference = adjusted.reference_
+    delta = {
+        name: node("Sub", [q, constant(f"ref_{name}", reference[None, :, i])], f"d_{name}")
+        for i, (name, q) in enumerate(query.items())
+    }
+
+    def square(name: str) -> str:
+        return node("Mul", [delta[name], delta[name]], f"sq_{name}")
+
+    def absolute(name: str) -> str:
+        return node("Abs", [delta[name]], f"abs_{name}")
+
+    distance = node("Add", [square("north"), square("east")], "distance2")
+    terms = [
+        node("Mul", [distance, constant("k_distance", -0.5 / adjusted.distance_m**2)], "t_dist"),
+        node("Mul", [square("area"), constant("k_area", -0.5 / adjusted.area_scale**2)], "t_area"),
+        node("Mul", [absolute("rooms"), constant("k_rooms", -adjusted.rooms_penalty)], "t_rooms"),
+        node("Mul", [absolute("garage"), constant("k_garage", -adjusted.garage_penalty)], "t_gar"),
+        node("Mul", [absolute("fees"), constant("k_fees", -adjusted.fees_penalty)], "t_fees"),
+    ]
+    weight = node("Exp", [node("Sum", terms, "log_weight")], "weight_raw")
+    weight = node(
+        "Where", [node("IsNaN", [weight], "weight_nan"), constant("zero", 0.0), weight], "weight"
+    )
+    weighted = node("MatMul", [weight, constant("residuals", adjusted.residuals_[:, None])], "wr")
+    axes = numpy_helper.from_array(np.array([1], np.int64), "cmp_axes")
+    constants.append(axes)
+    total = node("ReduceSum", [weight, "cmp_axes"], "weight_sum", keepdims=1)
+    prior = constant("prior", adjusted.prior_weight)
+    correction = node("Div", [weighted, node("Add", [total, prior], "den")], "correction")
+    output = node("Add", [base_output, correction], "adjusted")
+    graph.node.extend(nodes)
+    graph.initializer.extend(constants)
+    graph.output[0].name = output
 
 
 def _one_hot_columns(encoder: OneHotEncoder) -> tuple[dict[str, int], int, int]:

@@ -1,6 +1,9 @@
 """The whole graph materialized in-process on the sample source with a temporary MLflow store."""
 
+import io
 import math
+import subprocess
+import sys
 from pathlib import Path
 
 import dagster as dg
@@ -12,6 +15,7 @@ from mlflow.tracking import MlflowClient
 
 from bh_pricing.assets import ingest, preparation, registry, training
 from bh_pricing.constants import CHAMPION_URI, FEATURE_COLUMNS, REGISTERED_MODEL_NAME
+from bh_pricing.core.models import CANDIDATES
 from bh_pricing.resources import RawListingsSource, build_resources
 
 GRAPH = [
@@ -82,7 +86,7 @@ def test_split_is_80_20_and_disjoint(first_run):
     assert abs(len(test) / len(clean) - 0.2) < 0.01
 
 
-@pytest.mark.parametrize("candidate", ["baseline", "ridge", "gradient_boosting"])
+@pytest.mark.parametrize("candidate", ["baseline", "ridge", "gradient_boosting", "comparables"])
 def test_each_candidate_is_one_finished_mlflow_run(first_run, candidate):
     _, result = first_run
     meta = metadata(result, f"{candidate}_model")
@@ -105,7 +109,7 @@ def test_the_search_logs_one_model_not_one_per_trial(first_run):
         [MlflowClient().get_experiment_by_name("bh-pricing").experiment_id],
         filter_string=f"tags.dagster_run_id = '{first_run[1].run_id}'",
     )
-    assert len(runs) == 3, "one MLflow run per candidate, none per trial"
+    assert len(runs) == len(CANDIDATES), "one MLflow run per candidate, none per trial"
 
 
 def test_first_model_becomes_champion_with_evidence(first_run):
@@ -138,6 +142,47 @@ def test_champion_serves_the_pyfunc_contract(first_run):
     assert prices.shape == (3,)
     assert all(math.isfinite(p) and 5e4 < p < 1e7 for p in prices), f"prices in BRL: {prices}"
     assert prices[0] > prices[2], "a larger Lourdes flat costs more than a Buritis one"
+
+
+# A fresh interpreter where bh_pricing cannot be imported: the editable install's finder removed.
+_LOAD_WITHOUT_PACKAGE = """
+import sys
+sys.meta_path[:] = [f for f in sys.meta_path if "editable" not in repr(f)]
+try:
+    import bh_pricing
+except ImportError:
+    pass
+else:
+    raise SystemExit("bh_pricing should not be importable here")
+import mlflow, pandas as pd
+mlflow.set_tracking_uri(sys.argv[1])
+model = mlflow.pyfunc.load_model(sys.argv[2])
+rows = pd.read_json(sys.argv[3], orient="split")
+rows = rows.astype({c: float for c in rows.columns if c != "neighborhood"})
+print(pd.Series(model.predict(rows)).to_json())
+"""
+
+
+def test_comparables_model_loads_where_bh_pricing_is_not_installed(first_run, tmp_path):
+    # given the comparables candidate, a class of this package, logged by the graph
+    model_uri = metadata(first_run[1], "comparables_model")["model_uri"]
+    rows = first_run[1].output_for_node("train_test", "test_listings").head(5)
+    features = rows.loc[:, list(FEATURE_COLUMNS)]
+    expected = mlflow.pyfunc.load_model(model_uri).predict(features)
+    # when a process without the package loads it through pyfunc
+    frame = tmp_path / "rows.json"
+    features.to_json(frame, orient="split")
+    done = subprocess.run(
+        [sys.executable, "-c", _LOAD_WITHOUT_PACKAGE, mlflow.get_tracking_uri(), model_uri, frame],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    # then the package source logged with the model is used, and the prices are the same
+    assert done.returncode == 0, done.stderr[-3000:]
+    served = pd.read_json(io.StringIO(done.stdout.strip().splitlines()[-1]), typ="series")
+    np.testing.assert_allclose(served.to_numpy(), expected, rtol=1e-9)
 
 
 def test_rerun_on_the_same_data_does_not_replace_the_champion(first_run):

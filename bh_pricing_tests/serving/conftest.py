@@ -25,6 +25,7 @@ CANDIDATE_PARAMS: dict[str, tuple[str, dict[str, Any]]] = {
     "ridge": ("ridge", {"alpha": 1.0, "min_frequency": 1}),
     "ridge_infrequent": ("ridge", {"alpha": 0.5, "min_frequency": 20}),
     "gradient_boosting": ("gradient_boosting", {"max_iter": 40}),
+    "comparables": ("comparables", {}),
 }
 
 _SAVASSI = {

@@ -26,7 +26,9 @@ def _edge_cases(listings: pd.DataFrame) -> pd.DataFrame:
     return frame
 
 
-@pytest.mark.parametrize("name", ["baseline", "ridge", "ridge_infrequent", "gradient_boosting"])
+@pytest.mark.parametrize(
+    "name", ["baseline", "ridge", "ridge_infrequent", "gradient_boosting", "comparables"]
+)
 def test_onnx_matches_sklearn_for_every_candidate_type(
     name: str, fitted: dict[str, Any], listings: pd.DataFrame, tmp_path: Path, export: Any
 ) -> None:

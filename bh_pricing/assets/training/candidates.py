@@ -3,6 +3,7 @@
 import io
 from dataclasses import dataclass
 from importlib.metadata import version
+from pathlib import Path
 
 import dagster as dg
 import mlflow
@@ -10,6 +11,7 @@ import pandas as pd
 from mlflow.models import infer_signature
 from threadpoolctl import threadpool_limits
 
+import bh_pricing
 from bh_pricing.constants import TRAINING
 from bh_pricing.core.evaluation import cross_validated_metrics
 from bh_pricing.core.models import CANDIDATES, CandidateSpec, fit_candidate, split_features_target
@@ -20,7 +22,20 @@ SKOPS_TRUSTED_TYPES = (
     "numpy.dtype",
     "sklearn.model_selection._split.KFold",
     "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",
+    "bh_pricing.core.comparables.ComparablesAdjusted",
 )
+
+
+def model_code_paths(estimator: object) -> list[str] | None:
+    """This package's source, logged with a model that contains classes of its own.
+
+    The comparables candidate is a ``bh_pricing`` estimator: the logged copy of the package lets
+    ``mlflow.pyfunc.load_model`` import it where bh-pricing is not installed.
+    """
+    inner = getattr(estimator, "regressor_", estimator)
+    if not type(inner).__module__.startswith(f"{bh_pricing.__name__}."):
+        return None
+    return [str(Path(bh_pricing.__file__).parent)]
 
 
 def model_requirements() -> list[str]:
@@ -86,6 +101,7 @@ def log_candidate(
             input_example=example,
             pip_requirements=model_requirements(),
             skops_trusted_types=list(SKOPS_TRUSTED_TYPES),
+            code_paths=model_code_paths(fitted.estimator),
         )
     candidate = CandidateRun(
         spec.name, run.info.run_id, info.model_uri, metrics, {k: str(v) for k, v in params.items()}
