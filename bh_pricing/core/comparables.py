@@ -58,7 +58,9 @@ class ComparablesAdjusted(RegressorMixin, BaseEstimator):
 
     Parameters are the kernel's scales: ``distance_m`` (h_d), ``area_scale`` (h_a, in log area),
     ``rooms_penalty``, ``garage_penalty``, ``fees_penalty`` (per unit difference, in log units)
-    and ``prior_weight`` (λ).
+    and ``prior_weight`` (λ). The defaults were chosen by 5-fold CV on the training listings of
+    the real file: comparables within a few metres (the same geocoded address) of nearly the
+    same area, with the same rooms and parking; wider kernels or stronger shrinkage scored worse.
     """
 
     def __init__(
