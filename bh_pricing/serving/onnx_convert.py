@@ -31,6 +31,7 @@ from sklearn.preprocessing import OneHotEncoder, TargetEncoder
 
 from bh_pricing.constants import FEATURE_COLUMNS
 from bh_pricing.core.comparables import (
+    COMPARABLE_COLUMNS,
     METRES_PER_DEGREE,
     METRES_PER_DEGREE_EAST,
     ComparablesAdjusted,
@@ -139,10 +140,7 @@ def _append_comparables(model: onnx.ModelProto, adjusted: ComparablesAdjusted) -
         return f"cmp_{name}"
 
     double = onnx.TensorProto.DOUBLE
-    columns = {
-        c: node("Cast", [c], f"{c}_f64", to=double)
-        for c in ("latitude", "longitude", "square_foot", "rooms", "garage_places", "adm_fees")
-    }
+    columns = {c: node("Cast", [c], f"{c}_f64", to=double) for c in COMPARABLE_COLUMNS}
     query = {
         "north": node("Mul", [columns["latitude"], constant("north", METRES_PER_DEGREE)], "n"),
         "east": node("Mul", [columns["longitude"], constant("east", METRES_PER_DEGREE_EAST)], "e"),
