@@ -98,14 +98,16 @@ class ComparablesAdjusted(RegressorMixin, BaseEstimator):
 
     def kernel_weights(self, features: np.ndarray) -> np.ndarray:
         """``[n, m]`` weights of the training rows for each query (0 without coordinates)."""
-        reference = self.reference_
-        delta = features[:, None, :] - reference[None, :, :]
+
+        def delta(column: int) -> np.ndarray:
+            return features[:, column, None] - self.reference_[None, :, column]
+
         log_weight = (
-            -(delta[..., 0] ** 2 + delta[..., 1] ** 2) / (2 * self.distance_m**2)
-            - delta[..., 2] ** 2 / (2 * self.area_scale**2)
-            - self.rooms_penalty * np.abs(delta[..., 3])
-            - self.garage_penalty * np.abs(delta[..., 4])
-            - self.fees_penalty * np.abs(delta[..., 5])
+            -(delta(0) ** 2 + delta(1) ** 2) / (2 * self.distance_m**2)
+            - delta(2) ** 2 / (2 * self.area_scale**2)
+            - self.rooms_penalty * np.abs(delta(3))
+            - self.garage_penalty * np.abs(delta(4))
+            - self.fees_penalty * np.abs(delta(5))
         )
         return np.nan_to_num(np.exp(log_weight), nan=0.0)
 
