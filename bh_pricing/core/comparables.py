@@ -26,10 +26,8 @@ import pandas as pd
 from sklearn.base import BaseEstimator, RegressorMixin, clone
 from sklearn.utils.validation import check_is_fitted
 
-EARTH_RADIUS_M = 6_371_000.0
-REFERENCE_LATITUDE = -19.92
-METRES_PER_DEGREE = EARTH_RADIUS_M * np.pi / 180.0
-METRES_PER_DEGREE_EAST = METRES_PER_DEGREE * float(np.cos(np.radians(REFERENCE_LATITUDE)))
+from bh_pricing.core.spatial import planar_metres
+
 COMPARABLE_COLUMNS = ("latitude", "longitude", "square_foot", "rooms", "garage_places", "adm_fees")
 CHUNK_ROWS = 512
 
@@ -42,14 +40,7 @@ def comparable_features(X: pd.DataFrame) -> np.ndarray:
     values = X.loc[:, list(COMPARABLE_COLUMNS)].to_numpy(dtype=np.float64)
     latitude, longitude, area, rooms, garage, fees = values.T
     return np.column_stack(
-        [
-            latitude * METRES_PER_DEGREE,
-            longitude * METRES_PER_DEGREE_EAST,
-            np.log(area),
-            rooms,
-            garage,
-            np.log1p(fees),
-        ]
+        [planar_metres(latitude, longitude), np.log(area), rooms, garage, np.log1p(fees)]
     )
 
 

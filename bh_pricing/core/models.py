@@ -24,6 +24,7 @@ from sklearn.preprocessing import OneHotEncoder, StandardScaler, TargetEncoder
 
 from bh_pricing.constants import FEATURE_COLUMNS
 from bh_pricing.core.comparables import ComparablesAdjusted
+from bh_pricing.core.spatial import SPATIAL_COLUMNS, SpatialPriceLevel
 
 BASELINE_NUMERIC = ["square_foot", "rooms", "garage_places", "adm_fees"]
 ALL_NUMERIC = [*BASELINE_NUMERIC, "latitude", "longitude"]
@@ -88,6 +89,8 @@ def boosting_pipeline(
 ) -> Pipeline:
     """Histogram gradient boosting on every feature; neighborhood target-encoded, NaN native.
 
+    Besides the raw features, the trees see the local price level around each listing
+    (``SpatialPriceLevel`` at its default bandwidths, left-one-out on the training rows).
     Defaults chosen by 5-fold CV on the training listings of the real file (RMSE, R², MAPE);
     sampling half the features per split helped most, and 500 steps of 0.06 match 800 of 0.04 in
     60 % of the time. The target encoder's cross-fitting folds are seeded with ``random_state``
@@ -98,6 +101,7 @@ def boosting_pipeline(
         [
             ("neighborhood", TargetEncoder(target_type="continuous", cv=folds), ["neighborhood"]),
             ("numeric", "passthrough", ALL_NUMERIC),
+            ("spatial", SpatialPriceLevel(), list(SPATIAL_COLUMNS)),
         ]
     )
     model = HistGradientBoostingRegressor(

@@ -10,6 +10,9 @@ and applied by the runtime. Three steps get converters of their own:
   of several % on real listings), so tree models take float64 inputs and keep float64 thresholds
   and encodings (``*_as_tensor`` attributes of ai.onnx.ml opset 3/4).
 
+``SpatialPriceLevel`` (a column-transformer branch of the tree pipelines) becomes float64 kernel
+operators with the training rows' positions and levels as constants.
+
 A ``ComparablesAdjusted`` regressor is exported as its base pipeline's graph followed by the
 comparables' kernel correction in float64 ONNX operators, with the training rows as constants.
 """
@@ -30,12 +33,8 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, TargetEncoder
 
 from bh_pricing.constants import FEATURE_COLUMNS
-from bh_pricing.core.comparables import (
-    COMPARABLE_COLUMNS,
-    METRES_PER_DEGREE,
-    METRES_PER_DEGREE_EAST,
-    ComparablesAdjusted,
-)
+from bh_pricing.core.comparables import COMPARABLE_COLUMNS, ComparablesAdjusted
+from bh_pricing.core.spatial import METRES_PER_DEGREE, METRES_PER_DEGREE_EAST, SpatialPriceLevel
 from bh_pricing.serving.manifest import InputFeature
 
 TARGET_OPSET = {"": 17, "ai.onnx.ml": 3}
@@ -99,11 +98,13 @@ def to_onnx(estimator: object) -> bytes:
                 OneHotEncoder: _convert_one_hot,
                 TargetEncoder: _convert_target_encoder,
                 HistGradientBoostingRegressor: _convert_hist_gradient_boosting,
+                SpatialPriceLevel: _convert_spatial_level,
             },
             custom_shape_calculators={
                 OneHotEncoder: _one_hot_shape,
                 TargetEncoder: _double_column_shape,
                 HistGradientBoostingRegressor: _double_column_shape,
+                SpatialPriceLevel: _spatial_level_shape,
             },
         )
     except (NotImplementedError, RuntimeError, TypeError) as exc:
@@ -350,4 +351,72 @@ def _convert_hist_gradient_boosting(
         operator.outputs[0].full_name,
         to=onnx_proto.TensorProto.DOUBLE,
         name=scope.get_unique_operator_name("Cast"),
+    )
+
+
+def _spatial_level_shape(operator: Operator) -> None:
+    width = 2 * len(operator.raw_operator.bandwidths_m)
+    operator.outputs[0].type = DoubleTensorType([operator.inputs[0].get_first_dimension(), width])
+
+
+def _convert_spatial_level(
+    scope: Scope, operator: Operator, container: ModelComponentContainer
+) -> None:
+    """``[N, 3]`` latitude, longitude, area -> level and support per bandwidth, float64.
+
+    Mirrors ``SpatialPriceLevel.transform``: squared distances in metres to every training row
+    ``[N, M]``, then per bandwidth the kernel, its mass and the shrunk weighted mean. A row
+    without coordinates gives NaN distances, hence NaN features, as in scikit-learn.
+    """
+    level: SpatialPriceLevel = operator.raw_operator
+    if not isinstance(operator.inputs[0].type, DoubleTensorType):
+        raise ConversionError("SpatialPriceLevel: float64 inputs expected")
+    double = onnx_proto.TensorProto.DOUBLE
+
+    def name(stem: str) -> str:
+        return scope.get_unique_variable_name(f"spatial_{stem}")
+
+    def constant(stem: str, value: np.ndarray | float) -> str:
+        array = np.asarray(value, np.float64)
+        variable = name(stem)
+        container.add_initializer(variable, double, list(array.shape), array.ravel())
+        return variable
+
+    def node(op: str, inputs: list[str], stem: str, **attrs: object) -> str:
+        output = name(stem)
+        container.add_node(op, inputs, output, name=scope.get_unique_operator_name(op), **attrs)
+        return output
+
+    def column(index: int, scale: float, stem: str) -> str:
+        indices = name(f"{stem}_index")
+        container.add_initializer(indices, onnx_proto.TensorProto.INT64, [1], [index])
+        picked = node("Gather", [operator.inputs[0].full_name, indices], stem, axis=1)
+        return node("Mul", [picked, constant(f"{stem}_scale", scale)], f"{stem}_m")
+
+    distance2 = None
+    for axis, (index, scale) in enumerate(((0, METRES_PER_DEGREE), (1, METRES_PER_DEGREE_EAST))):
+        query = column(index, scale, f"axis{axis}")
+        delta = node("Sub", [query, constant(f"ref{axis}", level.reference_[None, :, axis])], "d")
+        square = node("Mul", [delta, delta], "d2")
+        distance2 = square if distance2 is None else node("Add", [distance2, square], "dist2")
+    levels = constant("levels", level.levels_[:, None])
+    prior = constant("prior", level.prior_weight)
+    prior_level = constant("prior_level", level.prior_weight * level.mean_level_)
+    one = constant("one", 1.0)
+    axes = name("axes")
+    container.add_initializer(axes, onnx_proto.TensorProto.INT64, [1], [1])
+    features = []
+    for h in level.bandwidths_m:
+        scale = constant("bandwidth", -0.5 / (h * h))
+        weights = node("Exp", [node("Mul", [distance2, scale], "log_w")], "w")
+        mass = node("ReduceSum", [weights, axes], "mass", keepdims=1)
+        weighted = node("Add", [node("MatMul", [weights, levels], "wv"), prior_level], "num")
+        features.append(node("Div", [weighted, node("Add", [mass, prior], "den")], "level"))
+        features.append(node("Log", [node("Add", [mass, one], "mass1")], "support"))
+    container.add_node(
+        "Concat",
+        features,
+        operator.outputs[0].full_name,
+        axis=1,
+        name=scope.get_unique_operator_name("Concat"),
     )

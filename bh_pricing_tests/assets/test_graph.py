@@ -163,9 +163,10 @@ print(pd.Series(model.predict(rows)).to_json())
 """
 
 
-def test_comparables_model_loads_where_bh_pricing_is_not_installed(first_run, tmp_path):
-    # given the comparables candidate, a class of this package, logged by the graph
-    model_uri = metadata(first_run[1], "comparables_model")["model_uri"]
+@pytest.mark.parametrize("asset", ["gradient_boosting_model", "comparables_model"])
+def test_tree_models_load_where_bh_pricing_is_not_installed(first_run, tmp_path, asset):
+    # given a tree candidate, holding classes of this package, logged by the graph
+    model_uri = metadata(first_run[1], asset)["model_uri"]
     rows = first_run[1].output_for_node("train_test", "test_listings").head(5)
     features = rows.loc[:, list(FEATURE_COLUMNS)]
     expected = mlflow.pyfunc.load_model(model_uri).predict(features)

@@ -23,17 +23,19 @@ SKOPS_TRUSTED_TYPES = (
     "sklearn.model_selection._split.KFold",
     "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",
     "bh_pricing.core.comparables.ComparablesAdjusted",
+    "bh_pricing.core.spatial.SpatialPriceLevel",
 )
 
 
 def model_code_paths(estimator: object) -> list[str] | None:
     """This package's source, logged with a model that contains classes of its own.
 
-    The comparables candidate is a ``bh_pricing`` estimator: the logged copy of the package lets
-    ``mlflow.pyfunc.load_model`` import it where bh-pricing is not installed.
+    The tree candidates hold ``bh_pricing`` estimators (``SpatialPriceLevel``,
+    ``ComparablesAdjusted``): the logged copy of the package lets ``mlflow.pyfunc.load_model``
+    import them where bh-pricing is not installed.
     """
-    inner = getattr(estimator, "regressor_", estimator)
-    if not type(inner).__module__.startswith(f"{bh_pricing.__name__}."):
+    parts = [estimator, *estimator.get_params(deep=True).values()]
+    if not any(type(part).__module__.startswith(f"{bh_pricing.__name__}.") for part in parts):
         return None
     return [str(Path(bh_pricing.__file__).parent)]
 
