@@ -26,10 +26,9 @@ import pandas as pd
 from sklearn.base import BaseEstimator, RegressorMixin, clone
 from sklearn.utils.validation import check_is_fitted
 
-from bh_pricing.core.spatial import planar_metres
+from bh_pricing.core.spatial import CHUNK_ROWS, planar_metres, squared_distances
 
 COMPARABLE_COLUMNS = ("latitude", "longitude", "square_foot", "rooms", "garage_places", "adm_fees")
-CHUNK_ROWS = 512
 
 
 def comparable_features(X: pd.DataFrame) -> np.ndarray:
@@ -94,7 +93,7 @@ class ComparablesAdjusted(RegressorMixin, BaseEstimator):
             return features[:, column, None] - self.reference_[None, :, column]
 
         log_weight = (
-            -(delta(0) ** 2 + delta(1) ** 2) / (2 * self.distance_m**2)
+            -squared_distances(features[:, :2], self.reference_[:, :2]) / (2 * self.distance_m**2)
             - delta(2) ** 2 / (2 * self.area_scale**2)
             - self.rooms_penalty * np.abs(delta(3))
             - self.garage_penalty * np.abs(delta(4))

@@ -137,7 +137,11 @@ CANDIDATES: dict[str, CandidateSpec] = {
             ridge,
             search_grid={"alpha": list(np.logspace(-2, 2, 9)), "min_frequency": [1, 3, 10]},
         ),
-        CandidateSpec("gradient_boosting", "HistGradientBoosting, all features", gradient_boosting),
+        CandidateSpec(
+            "gradient_boosting",
+            "HistGradientBoosting, all features and the local price level",
+            gradient_boosting,
+        ),
         CandidateSpec(
             "comparables",
             "HistGradientBoosting adjusted by comparable listings (same address, similar size)",

@@ -42,6 +42,13 @@ def planar_metres(latitude: np.ndarray, longitude: np.ndarray) -> np.ndarray:
     )
 
 
+def squared_distances(query: np.ndarray, reference: np.ndarray) -> np.ndarray:
+    """``[n, m]`` squared distances between ``[n, 2]`` and ``[m, 2]`` planar points (metres²)."""
+    north = query[:, None, 0] - reference[None, :, 0]
+    east = query[:, None, 1] - reference[None, :, 1]
+    return north**2 + east**2
+
+
 class SpatialPriceLevel(TransformerMixin, BaseEstimator):
     """Kernel-mean log price per m² and kernel support at each bandwidth (see module doc).
 
@@ -103,10 +110,7 @@ class SpatialPriceLevel(TransformerMixin, BaseEstimator):
         out = np.full((len(values), 2 * len(self.bandwidths_m)), np.nan)
         for start in range(0, len(values), CHUNK_ROWS):
             rows = slice(start, start + CHUNK_ROWS)
-            chunk = query[rows]
-            distance2 = (chunk[:, None, 0] - self.reference_[None, :, 0]) ** 2 + (
-                chunk[:, None, 1] - self.reference_[None, :, 1]
-            ) ** 2
+            distance2 = squared_distances(query[rows], self.reference_)
             for band, h in enumerate(self.bandwidths_m):
                 weights = np.exp(-distance2 / (2.0 * h * h))
                 mass = weights.sum(axis=1)
