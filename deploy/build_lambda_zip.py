@@ -37,6 +37,10 @@ TARGET_MB = 100
 SOURCES = (
     "bh_pricing/__init__.py",
     "bh_pricing/constants.py",
+    "bh_pricing/contract/__init__.py",
+    "bh_pricing/contract/listing.py",
+    "bh_pricing/contract/neighborhood.py",
+    "bh_pricing/contract/values.py",
     "bh_pricing/io/__init__.py",
     "bh_pricing/io/storage.py",
 )
