@@ -24,8 +24,10 @@ from sklearn.preprocessing import OneHotEncoder, StandardScaler, TargetEncoder
 
 from bh_pricing.constants import FEATURE_COLUMNS
 from bh_pricing.core.comparables import ComparablesAdjusted
+from bh_pricing.core.evaluation import bounded_sample
 from bh_pricing.core.spatial import SPATIAL_COLUMNS, SpatialPriceLevel
 
+SEARCH_MAX_ROWS = 20_000
 BASELINE_NUMERIC = ["square_foot", "rooms", "garage_places", "adm_fees"]
 ALL_NUMERIC = [*BASELINE_NUMERIC, "latitude", "longitude"]
 
@@ -161,12 +163,18 @@ class FittedCandidate:
 
 
 def fit_candidate(
-    spec: CandidateSpec, train: pd.DataFrame, folds: int = 5, seed: int = 42
+    spec: CandidateSpec,
+    train: pd.DataFrame,
+    folds: int = 5,
+    seed: int = 42,
+    search_max_rows: int = SEARCH_MAX_ROWS,
 ) -> FittedCandidate:
     """Fit ``spec`` on ``train``; run its grid search first when it has one.
 
     A search fits one estimator per trial and keeps only the table of scores: a single model,
-    the refit best, is returned (and logged by the caller).
+    the best parameters refitted on every training row, is returned (and logged by the caller).
+    Above ``search_max_rows`` rows the search runs on a seeded sample of that many rows
+    (``evaluation.bounded_sample``); the parameters then record ``search_rows``.
     """
     X, y = split_features_target(train)
     if not spec.search_grid:
@@ -179,17 +187,19 @@ def fit_candidate(
         grid,
         scoring="neg_root_mean_squared_error",
         cv=KFold(folds, shuffle=True, random_state=seed),
-        refit=True,
+        refit=False,
     )
-    search.fit(X, y)
+    search.fit(*bounded_sample(X, y, search_max_rows, seed))
     best = {k: search.best_params_[f"regressor__{_param_path(k)}"] for k in spec.search_grid}
+    estimator = spec.build(**{**spec.params, **best}).fit(X, y)
     table = pd.DataFrame(search.cv_results_["params"]).rename(
         columns=lambda c: c.rsplit("__", 1)[-1]
     )
     table["cv_rmse"] = -search.cv_results_["mean_test_score"]
     table["cv_rmse_std"] = search.cv_results_["std_test_score"]
     table = table.sort_values("cv_rmse", ascending=True).reset_index(drop=True)
-    return FittedCandidate(search.best_estimator_, {**spec.params, **best}, table)
+    params = {**spec.params, **best, "search_rows": min(len(X), search_max_rows)}
+    return FittedCandidate(estimator, params, table)
 
 
 def _param_path(name: str) -> str:

@@ -40,6 +40,7 @@ from bh_pricing.serving.onnx_convert import (
 from bh_pricing.serving.runtime import load_bundle, sha256
 
 PARITY_TOLERANCE = 1e-3
+PARITY_CHUNK_ROWS = 8192
 
 
 class BundleCheckError(RuntimeError):
@@ -160,12 +161,23 @@ def manifest_bytes(manifest: Manifest) -> bytes:
 def check_parity(
     estimator: object, bundle_uri: str, frame: pd.DataFrame, tolerance: float = PARITY_TOLERANCE
 ) -> ParityReport:
-    """Compare the bundle at ``bundle_uri`` (read back and verified) with ``estimator.predict``."""
+    """Compare the bundle at ``bundle_uri`` (read back and verified) with ``estimator.predict``.
+
+    The bundle scores ``PARITY_CHUNK_ROWS`` rows per call, so memory stays bounded at any size.
+    """
     served = load_bundle(bundle_uri)
     features = frame.loc[:, list(FEATURE_COLUMNS)]
     expected = np.asarray(estimator.predict(features), dtype=float)
-    columns = {c: features[c].tolist() for c in FEATURE_COLUMNS}
-    actual = served.predict_columns(columns)
+    actual = np.concatenate(
+        [
+            served.predict_columns({c: chunk[c].tolist() for c in FEATURE_COLUMNS})
+            for chunk in (
+                features.iloc[start : start + PARITY_CHUNK_ROWS]
+                for start in range(0, len(features), PARITY_CHUNK_ROWS)
+            )
+        ]
+        or [np.zeros(0)]
+    )
     relative = np.abs(actual - expected) / np.maximum(np.abs(expected), 1e-9)
     return ParityReport(
         rows=len(frame),

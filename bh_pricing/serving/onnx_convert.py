@@ -10,14 +10,20 @@ and applied by the runtime. Three steps get converters of their own:
   of several % on real listings), so tree models take float64 inputs and keep float64 thresholds
   and encodings (``*_as_tensor`` attributes of ai.onnx.ml opset 3/4).
 
-``SpatialPriceLevel`` (a column-transformer branch of the tree pipelines) becomes float64 kernel
-operators with the training rows' positions and levels as constants.
+``SpatialPriceLevel`` (a column-transformer branch of the tree pipelines) becomes a lookup of
+its lattices: per bandwidth, the four lattice nodes around the query (``Gather`` on the block
+table, then on the stored node sums) and their bilinear mean, so the graph's size and a query's
+cost do not depend on the number of training rows.
 
 A ``ComparablesAdjusted`` regressor is exported as its base pipeline's graph followed by the
-comparables' kernel correction in float64 ONNX operators, with the training rows as constants.
+comparables' kernel correction in float64 ONNX operators: the query's 2 x 2 nearest cells are
+looked up (``LabelEncoder`` from cell key to cell), and the kernel is evaluated on the capped
+entries of those cells only.
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 import numpy as np
 import onnx
@@ -33,8 +39,22 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, TargetEncoder
 
 from bh_pricing.constants import FEATURE_COLUMNS
-from bh_pricing.core.comparables import COMPARABLE_COLUMNS, ComparablesAdjusted
-from bh_pricing.core.spatial import METRES_PER_DEGREE, METRES_PER_DEGREE_EAST, SpatialPriceLevel
+from bh_pricing.core.comparables import (
+    COMPARABLE_COLUMNS,
+    COUNT,
+    KEY_STRIDE,
+    MAX_PER_CELL,
+    RESIDUAL_SUM,
+    ComparablesAdjusted,
+)
+from bh_pricing.core.spatial import (
+    BLOCK,
+    CORNERS,
+    METRES_PER_DEGREE,
+    METRES_PER_DEGREE_EAST,
+    PriceLattice,
+    SpatialPriceLevel,
+)
 from bh_pricing.serving.manifest import InputFeature
 
 TARGET_OPSET = {"": 17, "ai.onnx.ml": 3}
@@ -122,8 +142,10 @@ def to_onnx(estimator: object) -> bytes:
 def _append_comparables(model: onnx.ModelProto, adjusted: ComparablesAdjusted) -> None:
     """Add the kernel correction of ``adjusted`` to the graph's single ``[N, 1]`` output.
 
-    Mirrors ``ComparablesAdjusted.correction``: query features ``[N, 1]`` minus the training
-    rows ``[1, M]``, log-kernel, exp, NaN (no coordinates) -> 0, weighted mean of residuals.
+    Mirrors ``ComparablesAdjusted.correction``: the query's four nearest cell keys ``[N, 4]``,
+    their cells (``LabelEncoder``; unknown keys go to the empty cell), the cells' entries
+    ``[N, 4, MAX_PER_CELL, 8]``, log-kernel, exp, NaN (no coordinates) -> 0, entries beyond a
+    cell's count -> 0, and the weighted mean of residuals.
     """
     graph = model.graph
     if len(graph.output) != 1:
@@ -132,15 +154,15 @@ def _append_comparables(model: onnx.ModelProto, adjusted: ComparablesAdjusted) -
     nodes: list[onnx.NodeProto] = []
     constants: list[onnx.TensorProto] = []
 
-    def constant(name: str, value: np.ndarray | float) -> str:
-        constants.append(numpy_helper.from_array(np.asarray(value, np.float64), f"cmp_{name}"))
+    def constant(name: str, value: np.ndarray | float, dtype: type = np.float64) -> str:
+        constants.append(numpy_helper.from_array(np.asarray(value, dtype), f"cmp_{name}"))
         return f"cmp_{name}"
 
     def node(op: str, inputs: list[str], name: str, **attrs: object) -> str:
         nodes.append(helper.make_node(op, inputs, [f"cmp_{name}"], name=f"cmp_{name}", **attrs))
         return f"cmp_{name}"
 
-    double = onnx.TensorProto.DOUBLE
+    double, int64 = onnx.TensorProto.DOUBLE, onnx.TensorProto.INT64
     columns = {c: node("Cast", [c], f"{c}_f64", to=double) for c in COMPARABLE_COLUMNS}
     query = {
         "north": node("Mul", [columns["latitude"], constant("north", METRES_PER_DEGREE)], "n"),
@@ -150,9 +172,46 @@ def _append_comparables(model: onnx.ModelProto, adjusted: ComparablesAdjusted) -
         "garage": columns["garage_places"],
         "fees": node("Log", [node("Add", [columns["adm_fees"], constant("one", 1.0)], "f1")], "lf"),
     }
-    reference = adjusted.reference_
+    zero, half = constant("zero", 0.0), constant("half", 0.5)
+    cell = constant("cell", adjusted.cell_m)
+
+    def low_cell(axis: str) -> str:
+        position = node(
+            "Where", [node("IsNaN", [query[axis]], f"{axis}_nan"), zero, query[axis]], f"{axis}_0"
+        )
+        scaled = node("Sub", [node("Div", [position, cell], f"{axis}_cells"), half], f"{axis}_lo")
+        return node("Cast", [node("Floor", [scaled], f"{axis}_floor")], f"{axis}_cell", to=int64)
+
+    north_cells = node("Add", [low_cell("north"), constant("dn", [0, 0, 1, 1], np.int64)], "nc")
+    east_cells = node("Add", [low_cell("east"), constant("de", [0, 1, 0, 1], np.int64)], "ec")
+    stride = constant("stride", KEY_STRIDE, np.int64)
+    keys = node("Add", [node("Mul", [north_cells, stride], "nk"), east_cells], "keys")
+    known = adjusted.cell_keys_
+    slot = node(
+        "LabelEncoder",
+        [keys],
+        "slot",
+        domain="ai.onnx.ml",
+        keys_int64s=[int(k) for k in known],
+        values_int64s=list(range(len(known))),
+        default_int64=len(known),
+    )
+    start = node("Gather", [constant("starts", adjusted.cell_starts_, np.int64), slot], "start")
+    count = node("Gather", [constant("counts", adjusted.cell_counts_, np.int64), slot], "count")
+    last_axis = constant("last_axis", [2], np.int64)
+    rank = constant("rank", np.arange(MAX_PER_CELL), np.int64)
+    rows = node("Add", [node("Unsqueeze", [start, last_axis], "start3"), rank], "rows")
+    real = node("Less", [rank, node("Unsqueeze", [count, last_axis], "count3")], "real_bool")
+    real = node("Cast", [real], "real", to=double)
+    entries = node("Gather", [constant("entries", adjusted.entries_), rows], "candidates")
+
+    def entry(column: int) -> str:
+        return node(
+            "Gather", [entries, constant(f"col{column}", column, np.int64)], f"ent{column}", axis=3
+        )
+
     delta = {
-        name: node("Sub", [q, constant(f"ref_{name}", reference[None, :, i])], f"d_{name}")
+        name: node("Sub", [node("Unsqueeze", [q, last_axis], f"q_{name}"), entry(i)], f"d_{name}")
         for i, (name, q) in enumerate(query.items())
     }
 
@@ -170,16 +229,19 @@ def _append_comparables(model: onnx.ModelProto, adjusted: ComparablesAdjusted) -
         node("Mul", [absolute("garage"), constant("k_garage", -adjusted.garage_penalty)], "t_gar"),
         node("Mul", [absolute("fees"), constant("k_fees", -adjusted.fees_penalty)], "t_fees"),
     ]
-    weight = node("Exp", [node("Sum", terms, "log_weight")], "weight_raw")
-    weight = node(
-        "Where", [node("IsNaN", [weight], "weight_nan"), constant("zero", 0.0), weight], "weight"
-    )
-    weighted = node("MatMul", [weight, constant("residuals", adjusted.residuals_[:, None])], "wr")
-    axes = numpy_helper.from_array(np.array([1], np.int64), "cmp_axes")
-    constants.append(axes)
-    total = node("ReduceSum", [weight, "cmp_axes"], "weight_sum", keepdims=1)
+    kernel = node("Exp", [node("Sum", terms, "log_weight")], "kernel_raw")
+    kernel = node("Where", [node("IsNaN", [kernel], "kernel_nan"), zero, kernel], "kernel_located")
+    kernel = node("Mul", [kernel, real], "kernel")
+    inner, outer = constant("axis2", [2], np.int64), constant("axis1", [1], np.int64)
+
+    def total(values: str, name: str) -> str:
+        per_cell = node("ReduceSum", [values, inner], f"{name}_cell", keepdims=0)
+        return node("ReduceSum", [per_cell, outer], name, keepdims=1)
+
+    mass = total(node("Mul", [kernel, entry(COUNT)], "kc"), "mass")
+    weighted = total(node("Mul", [kernel, entry(RESIDUAL_SUM)], "kr"), "weighted")
     prior = constant("prior", adjusted.prior_weight)
-    correction = node("Div", [weighted, node("Add", [total, prior], "den")], "correction")
+    correction = node("Div", [weighted, node("Add", [mass, prior], "den")], "correction")
     output = node("Add", [base_output, correction], "adjusted")
     graph.node.extend(nodes)
     graph.initializer.extend(constants)
@@ -364,22 +426,23 @@ def _convert_spatial_level(
 ) -> None:
     """``[N, 3]`` latitude, longitude, area -> level and support per bandwidth, float64.
 
-    Mirrors ``SpatialPriceLevel.transform``: squared distances in metres to every training row
-    ``[N, M]``, then per bandwidth the kernel, its mass and the shrunk weighted mean. A row
-    without coordinates gives NaN distances, hence NaN features, as in scikit-learn.
+    Mirrors ``SpatialPriceLevel.transform``: per lattice, the query's position in nodes (NaN ->
+    node 0, clipped to the lattice), the four nodes around it read through the block table, their
+    bilinear mean of kernel mass and kernel sum of levels, then the shrunk level and the support.
+    A row without coordinates gets NaN features, as in scikit-learn.
     """
     level: SpatialPriceLevel = operator.raw_operator
     if not isinstance(operator.inputs[0].type, DoubleTensorType):
         raise ConversionError("SpatialPriceLevel: float64 inputs expected")
-    double = onnx_proto.TensorProto.DOUBLE
+    double, int64 = onnx_proto.TensorProto.DOUBLE, onnx_proto.TensorProto.INT64
 
     def name(stem: str) -> str:
         return scope.get_unique_variable_name(f"spatial_{stem}")
 
-    def constant(stem: str, value: np.ndarray | float) -> str:
-        array = np.asarray(value, np.float64)
+    def constant(stem: str, value: np.ndarray | float, dtype: int = double) -> str:
+        array = np.asarray(value, onnx.helper.tensor_dtype_to_np_dtype(dtype))
         variable = name(stem)
-        container.add_initializer(variable, double, list(array.shape), array.ravel())
+        container.add_initializer(variable, dtype, list(array.shape), array.ravel().tolist())
         return variable
 
     def node(op: str, inputs: list[str], stem: str, **attrs: object) -> str:
@@ -388,31 +451,22 @@ def _convert_spatial_level(
         return output
 
     def column(index: int, scale: float, stem: str) -> str:
-        indices = name(f"{stem}_index")
-        container.add_initializer(indices, onnx_proto.TensorProto.INT64, [1], [index])
+        indices = constant(f"{stem}_index", [index], int64)
         picked = node("Gather", [operator.inputs[0].full_name, indices], stem, axis=1)
         return node("Mul", [picked, constant(f"{stem}_scale", scale)], f"{stem}_m")
 
-    distance2 = None
-    for axis, (index, scale) in enumerate(((0, METRES_PER_DEGREE), (1, METRES_PER_DEGREE_EAST))):
-        query = column(index, scale, f"axis{axis}")
-        delta = node("Sub", [query, constant(f"ref{axis}", level.reference_[None, :, axis])], "d")
-        square = node("Mul", [delta, delta], "d2")
-        distance2 = square if distance2 is None else node("Add", [distance2, square], "dist2")
-    levels = constant("levels", level.levels_[:, None])
+    points = [column(0, METRES_PER_DEGREE, "north"), column(1, METRES_PER_DEGREE_EAST, "east")]
+    missing = node("Or", [node("IsNaN", [p], "nan") for p in points], "missing")
+    zero, one, nan = constant("zero", 0.0), constant("one", 1.0), constant("nan", np.nan)
     prior = constant("prior", level.prior_weight)
     prior_level = constant("prior_level", level.prior_weight * level.mean_level_)
-    one = constant("one", 1.0)
-    axes = name("axes")
-    container.add_initializer(axes, onnx_proto.TensorProto.INT64, [1], [1])
     features = []
-    for h in level.bandwidths_m:
-        scale = constant("bandwidth", -0.5 / (h * h))
-        weights = node("Exp", [node("Mul", [distance2, scale], "log_w")], "w")
-        mass = node("ReduceSum", [weights, axes], "mass", keepdims=1)
-        weighted = node("Add", [node("MatMul", [weights, levels], "wv"), prior_level], "num")
-        features.append(node("Div", [weighted, node("Add", [mass, prior], "den")], "level"))
-        features.append(node("Log", [node("Add", [mass, one], "mass1")], "support"))
+    for lattice in level.lattices_:
+        mass, weighted = _lattice_lookup(lattice, points, zero, one, constant, node)
+        numerator = node("Add", [weighted, prior_level], "num")
+        shrunk = node("Div", [numerator, node("Add", [mass, prior], "den")], "level")
+        support = node("Log", [node("Add", [mass, one], "mass1")], "support")
+        features.extend(node("Where", [missing, nan, f], "feature") for f in (shrunk, support))
     container.add_node(
         "Concat",
         features,
@@ -420,3 +474,61 @@ def _convert_spatial_level(
         axis=1,
         name=scope.get_unique_operator_name("Concat"),
     )
+
+
+def _lattice_lookup(
+    lattice: PriceLattice,
+    points: list[str],
+    zero: str,
+    one: str,
+    constant: Callable[..., str],
+    node: Callable[..., str],
+) -> tuple[str, str]:
+    """``[N, 1]`` kernel mass and kernel sum of levels from ``lattice`` (``PriceLattice.read``)."""
+    double, int64 = onnx_proto.TensorProto.DOUBLE, onnx_proto.TensorProto.INT64
+    rows, offsets = [], []
+    for axis, point in enumerate(points):
+        origin = constant("origin", lattice.origin[axis])
+        grid = node(
+            "Div",
+            [node("Sub", [point, origin], "shift"), constant("spacing", lattice.spacing_m)],
+            "grid",
+        )
+        grid = node("Where", [node("IsNaN", [grid], "grid_nan"), zero, grid], "grid0")
+        grid = node("Clip", [grid, zero, constant("top", lattice.shape[axis] - 2.0)], "clipped")
+        floor = node("Floor", [grid], "floor")
+        rows.append(node("Cast", [floor], "node", to=int64))
+        offsets.append(node("Sub", [grid, floor], "offset"))
+    f, g = offsets
+    f1, g1 = node("Sub", [one, f], "f1"), node("Sub", [one, g], "g1")
+    weights = [
+        node("Mul", [a, b], "corner_weight") for a, b in ((f1, g1), (f1, g), (f, g1), (f, g))
+    ]
+    block = constant("block", BLOCK, int64)
+    block_columns = constant("block_columns", lattice.block_index.shape[1], int64)
+    nodes_per_block = constant("block_nodes", BLOCK * BLOCK, int64)
+    table = constant("block_index", lattice.block_index.ravel(), int64)
+    values = constant("values", lattice.values, onnx_proto.TensorProto.FLOAT)
+    last_axis = constant("last_axis", [2], int64)
+    total = None
+    for weight, (down, right) in zip(weights, CORNERS, strict=True):
+        row = node("Add", [rows[0], constant("down", down, int64)], "row")
+        col = node("Add", [rows[1], constant("right", right, int64)], "col")
+        row_block, col_block = node("Div", [row, block], "rb"), node("Div", [col, block], "cb")
+        where = node("Add", [node("Mul", [row_block, block_columns], "rbc"), col_block], "bi")
+        stored = node("Gather", [table, where], "stored_block")
+        within = node(
+            "Add",
+            [
+                node("Mul", [node("Mod", [row, block], "rm"), block], "rmb"),
+                node("Mod", [col, block], "cm"),
+            ],
+            "within",
+        )
+        flat = node("Add", [node("Mul", [stored, nodes_per_block], "base"), within], "flat")
+        read = node("Cast", [node("Gather", [values, flat], "read32")], "read", to=double)
+        term = node("Mul", [node("Unsqueeze", [weight, last_axis], "w3"), read], "term")
+        total = term if total is None else node("Add", [total, term], "sum")
+    mass = node("Gather", [total, constant("mass_index", 0, int64)], "mass", axis=2)
+    weighted = node("Gather", [total, constant("sum_index", 1, int64)], "weighted", axis=2)
+    return mass, weighted

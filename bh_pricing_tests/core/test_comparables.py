@@ -8,7 +8,9 @@ from sklearn.impute import SimpleImputer
 from sklearn.linear_model import LinearRegression
 from sklearn.pipeline import make_pipeline
 
-from bh_pricing.core.comparables import ComparablesAdjusted, comparable_features
+from bh_pricing.core import comparables as comparables_module
+from bh_pricing.core.comparables import COUNT, ComparablesAdjusted, comparable_features
+from bh_pricing.core.spatial import METRES_PER_DEGREE
 
 NUMERIC = ["square_foot", "rooms", "garage_places", "adm_fees", "latitude", "longitude"]
 
@@ -68,8 +70,9 @@ def test_rows_without_coordinates_are_left_out_of_the_reference():
     frame, log_price = _listings()
     frame.loc[:9, "latitude"] = np.nan
     model = _fitted(frame, log_price)
-    assert len(model.reference_) == len(frame) - 10
-    assert np.isfinite(model.residuals_).all()
+    assert model.entries_[:, COUNT].sum() == len(frame) - 10
+    assert np.isfinite(model.entries_).all()
+    assert model.dropped_rows_ == 0
 
 
 def test_clone_and_parameters_follow_scikit_learn_conventions():
@@ -87,3 +90,73 @@ def test_missing_columns_and_bad_scales_are_named():
         ComparablesAdjusted(make_pipeline(LinearRegression()), distance_m=0).fit(
             frame[NUMERIC], log_price
         )
+
+
+def brute_force_correction(model: ComparablesAdjusted, train: pd.DataFrame, y, query) -> np.ndarray:
+    """Reference: the kernel over every located training row, as before any index or cap."""
+    reference = comparable_features(train)
+    residuals = y - model.base_.predict(train[NUMERIC])
+    located = ~np.isnan(reference).any(axis=1)
+    reference, residuals = reference[located], residuals[located]
+    features = comparable_features(query)
+    delta = features[:, None, :] - reference[None, :, :]
+    log_weight = (
+        -(delta[..., 0] ** 2 + delta[..., 1] ** 2) / (2 * model.distance_m**2)
+        - delta[..., 2] ** 2 / (2 * model.area_scale**2)
+        - model.rooms_penalty * np.abs(delta[..., 3])
+        - model.garage_penalty * np.abs(delta[..., 4])
+        - model.fees_penalty * np.abs(delta[..., 5])
+    )
+    weights = np.nan_to_num(np.exp(log_weight), nan=0.0)
+    return weights @ residuals / (model.prior_weight + weights.sum(axis=1))
+
+
+def _buildings(seed: int, spread_m: float) -> tuple[pd.DataFrame, np.ndarray]:
+    """Flats grouped in buildings (several per address, some relisted), jittered by spread_m."""
+    frame, log_price = _listings(400, seed)
+    rng = np.random.default_rng(seed)
+    building = rng.integers(0, 60, len(frame))
+    frame["latitude"] = -19.92 + building * 40 / METRES_PER_DEGREE
+    frame["latitude"] += rng.normal(0, spread_m, len(frame)) / METRES_PER_DEGREE
+    twins = rng.choice(len(frame), 80, replace=False)
+    frame.iloc[twins[:40]] = frame.iloc[twins[40:]].to_numpy()
+    log_price[twins[:40]] = log_price[twins[40:]] + rng.normal(0, 0.03, 40)
+    return frame, log_price
+
+
+@pytest.mark.parametrize(("seed", "spread_m"), [(0, 0.0), (1, 3.0), (2, 8.0)])
+def test_the_cell_index_matches_the_brute_force_kernel(seed, spread_m):
+    # given flats in buildings (same or nearby coordinates, across cell boundaries), some relisted
+    frame, log_price = _buildings(seed, spread_m)
+    model = _fitted(frame, log_price)
+    query = pd.concat([frame.iloc[:150], _listings(100, seed + 7)[0]], ignore_index=True)
+    query.loc[3:8, "square_foot"] *= 1.03
+    # when corrections are read through the cell index
+    indexed = model.correction(query)
+    # then they equal the all-pairs kernel (the cut-off removes weights below 4e-6)
+    exact = brute_force_correction(model, frame, log_price, query)
+    np.testing.assert_allclose(indexed, exact, atol=1e-4)
+    assert np.abs(exact).max() > 0.05, "the fixture should have comparables to find"
+
+
+def test_identical_rows_are_one_entry_with_their_count():
+    frame, log_price = _listings(50)
+    doubled = pd.concat([frame, frame.iloc[:10]], ignore_index=True)
+    model = _fitted(doubled, np.concatenate([log_price, log_price[:10] + 0.1]))
+    assert len(model.cell_keys_) <= 50
+    assert model.entries_[:, COUNT].max() == 2
+    assert model.entries_[:, COUNT].sum() == 60
+
+
+def test_the_caps_keep_the_largest_residuals_and_say_what_was_dropped(monkeypatch):
+    # given caps far below the training rows
+    monkeypatch.setattr(comparables_module, "MAX_ENTRIES", 40)
+    frame, log_price = _listings(300)
+    model = _fitted(frame, log_price)
+    residuals = np.abs(log_price - model.base_.predict(frame[NUMERIC]))
+    # then 40 entries remain, those with the largest residuals, and the rest is accounted for
+    kept = model.entries_[:, COUNT] > 0
+    assert kept.sum() == 40
+    assert model.dropped_rows_ == 260
+    assert model.dropped_residual_max_ == pytest.approx(np.sort(residuals)[-41])
+    assert np.abs(model.entries_[kept, 7]).min() >= model.dropped_residual_max_ - 1e-12

@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 
+from bh_pricing.core import spatial as spatial_module
 from bh_pricing.core.spatial import METRES_PER_DEGREE, SpatialPriceLevel, planar_metres
 
 LATITUDE, LONGITUDE = -19.92, -43.94
@@ -30,9 +31,10 @@ def test_a_training_row_is_left_out_of_its_own_level():
     # when the training rows are transformed as a pipeline fits them
     features = spatial.fit_transform(X, y)
     # then each twin's level is the other twin's price per m², and its support one listing
+    # (the lattice reads a point back with at most 1 % less weight than the exact kernel)
     assert np.exp(features[0, 0]) == pytest.approx(30_000.0)
     assert np.exp(features[1, 0]) == pytest.approx(10_000.0)
-    assert features[0, 1] == pytest.approx(np.log(2.0))
+    assert features[0, 1] == pytest.approx(np.log(2.0), rel=1e-2)
 
 
 def test_a_new_listing_sees_every_training_row():
@@ -40,7 +42,7 @@ def test_a_new_listing_sees_every_training_row():
     spatial = SpatialPriceLevel(bandwidths_m=(100.0,), prior_weight=1e-9).fit(X, y)
     features = spatial.transform(_rows([(0.0, 70.0, 0.0)]))
     assert np.exp(features[0, 0]) == pytest.approx(np.sqrt(10_000.0 * 30_000.0))
-    assert features[0, 1] == pytest.approx(np.log(3.0))
+    assert features[0, 1] == pytest.approx(np.log(3.0), rel=1e-2)
 
 
 def test_a_row_s_own_price_does_not_change_its_training_features():
@@ -58,6 +60,101 @@ def test_a_row_s_own_price_does_not_change_its_training_features():
     assert np.abs(after[8] - before[8]).max() > 1e-3
 
 
+def brute_force(
+    X: np.ndarray, y: np.ndarray, query: np.ndarray, h: float, prior: float, leave_one_out: bool
+) -> np.ndarray:
+    """Reference: the untruncated kernel over every training row, ``[n, 2]`` level and support."""
+    train = planar_metres(X[:, 0], X[:, 1])
+    points = planar_metres(query[:, 0], query[:, 1])
+    distance2 = ((points[:, None, :] - train[None, :, :]) ** 2).sum(axis=2)
+    weights = np.exp(-distance2 / (2 * h * h))
+    if leave_one_out:
+        np.fill_diagonal(weights, 0.0)
+    levels = y - np.log(X[:, 2])
+    mass = weights.sum(axis=1)
+    level = (weights @ levels + prior * levels.mean()) / (mass + prior)
+    return np.column_stack([level, np.log1p(mass)])
+
+
+def _city(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """``n`` listings scattered over a few km with a smooth price gradient plus noise."""
+    rng = np.random.default_rng(seed)
+    north, east = rng.normal(0, 1_500, n), rng.normal(0, 1_500, n)
+    X = np.column_stack(
+        [
+            LATITUDE + north / METRES_PER_DEGREE,
+            LONGITUDE + east / spatial_module.METRES_PER_DEGREE_EAST,
+            rng.uniform(40, 250, n),
+        ]
+    )
+    y = np.log(X[:, 2]) + 9.0 + north / 5_000 + rng.normal(0, 0.2, n)
+    return X, y
+
+
+@pytest.mark.parametrize(
+    ("n", "seed", "bandwidths"), [(400, 0, (200.0, 800.0)), (900, 1, (150.0,))]
+)
+def test_the_lattice_matches_the_brute_force_kernel(n, seed, bandwidths):
+    # given listings over a few km (the 3-bandwidth cut-off removes < 1.2 % of any weight)
+    X, y = _city(n, seed)
+    query, _ = _city(200, seed + 100)
+    spatial = SpatialPriceLevel(bandwidths_m=bandwidths)
+    # when the training rows (left out of their own level) and new rows are transformed
+    training = spatial.fit_transform(X, y)
+    new = spatial.transform(query)
+    # then both equal the all-pairs kernel: level within 0.01 log, kernel mass within 2 % (and
+    # 0.3 listing: the cut-off drops the far rows' weights, each below exp(-4.5) ≈ 0.011)
+    for band, h in enumerate(bandwidths):
+        columns = slice(2 * band, 2 * band + 2)
+        for got, exact in (
+            (training[:, columns], brute_force(X, y, X, h, 1.0, leave_one_out=True)),
+            (new[:, columns], brute_force(X, y, query, h, 1.0, leave_one_out=False)),
+        ):
+            np.testing.assert_allclose(got[:, 0], exact[:, 0], atol=0.01)
+            np.testing.assert_allclose(
+                np.expm1(got[:, 1]), np.expm1(exact[:, 1]), rtol=0.02, atol=0.3
+            )
+
+
+def test_changing_a_row_s_own_price_leaves_its_own_feature_unchanged():
+    X, y = _city(300, 3)
+    changed = y.copy()
+    changed[11] += 2.0
+    spatial = SpatialPriceLevel(bandwidths_m=(200.0, 800.0), prior_weight=1e-9)
+    before = spatial.fit_transform(X, y)
+    after = SpatialPriceLevel(bandwidths_m=(200.0, 800.0), prior_weight=1e-9).fit_transform(
+        X, changed
+    )
+    # float32 node sums: the own contribution cancels to about 1e-6 in log price per m²
+    np.testing.assert_allclose(after[11], before[11], atol=1e-5)
+    assert np.abs(after - before).max() > 1e-3, "its neighbours do see the new price"
+
+
+def test_the_fitted_state_does_not_grow_with_the_rows(monkeypatch):
+    # given a node cap far below what the finest lattice needs
+    monkeypatch.setattr(spatial_module, "MAX_NODES", 4 * spatial_module.BLOCK**2)
+    small, large = _city(200, 4), _city(5_000, 5)
+    sizes = []
+    for X, y in (small, large):
+        spatial = SpatialPriceLevel(bandwidths_m=(200.0,)).fit(X, y)
+        (lattice,) = spatial.lattices_
+        sizes.append(lattice.n_nodes)
+        # then the spacing grows instead, and the lattice stays within the cap
+        assert lattice.n_nodes <= spatial_module.MAX_NODES
+        assert lattice.spacing_m > 200.0 / spatial_module.NODES_PER_BANDWIDTH
+        assert np.isfinite(spatial.transform(X)).all()
+    assert sizes[1] <= spatial_module.MAX_NODES
+
+
+def test_without_any_coordinates_every_level_is_the_overall_mean():
+    X, y = _rows(TWIN_POINTS), _log_prices(TWIN_POINTS)
+    X[:, :2] = np.nan
+    spatial = SpatialPriceLevel(bandwidths_m=(100.0,)).fit(X, y)
+    features = spatial.transform(_rows([(0.0, 70.0, 0.0)]))
+    assert features[0, 0] == pytest.approx(spatial.mean_level_)
+    assert features[0, 1] == 0.0
+
+
 def test_far_from_every_listing_the_level_is_the_overall_mean():
     X, y = _rows(TWIN_POINTS), _log_prices(TWIN_POINTS)
     spatial = SpatialPriceLevel(bandwidths_m=(100.0,)).fit(X, y)
@@ -73,7 +170,7 @@ def test_listings_without_coordinates_get_missing_features_and_are_not_reference
     spatial = SpatialPriceLevel(bandwidths_m=(100.0, 500.0), prior_weight=1e-9)
     features = spatial.fit_transform(X, y)
     assert np.isnan(features[3]).all()
-    assert len(spatial.reference_) == 3
+    assert spatial.n_located_ == 3
     assert np.exp(features[0, 0]) == pytest.approx(30_000.0)
     assert features.shape == (4, 4)
 

@@ -7,10 +7,16 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import onnx
 import pandas as pd
 import pytest
+from threadpoolctl import threadpool_limits
 
 from bh_pricing.constants import FEATURE_COLUMNS
+from bh_pricing.core import comparables, spatial
+from bh_pricing.core.cleaning import clean_listings
+from bh_pricing.core.models import CANDIDATES, split_features_target
+from bh_pricing.core.sample import generate_raw_listings
 from bh_pricing.serving import bundle as bundle_module
 from bh_pricing.serving.bundle import BundleCheckError, ParityReport
 from bh_pricing.serving.manifest import CURRENT_FILE, MANIFEST_FILE, MODEL_FILE, Manifest
@@ -140,3 +146,31 @@ def test_manifest_swapped_under_pointer_is_rejected(
 def test_missing_bundle_names_the_file(tmp_path: Path) -> None:
     with pytest.raises(BundleError, match=r"manifest\.json: no such file"):
         load_bundle(str(tmp_path / "nothing-here"))
+
+
+def test_the_bundle_does_not_grow_with_the_training_rows(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, export: Any
+) -> None:
+    # given size caps that bind well below the training rows, and two training sets 4x apart
+    monkeypatch.setattr(spatial, "MAX_NODES", 6 * spatial.BLOCK**2)
+    monkeypatch.setattr(comparables, "MAX_ENTRIES", 60)
+    sizes, largest = [], []
+    for n, seed in ((800, 5), (3_200, 6)):
+        listings = clean_listings(generate_raw_listings(n, seed=seed)).clean
+        X, y = split_features_target(listings)
+        with threadpool_limits(1):
+            model = CANDIDATES["comparables"].build(max_iter=20).fit(X, y)
+        assert model.regressor_.dropped_rows_ > 0, "the entries cap should bind"
+        # when each model is exported (parity checked on its training rows and far-away rows)
+        far = listings.assign(latitude=listings["latitude"] - 0.4).head(50)
+        exported = export(model, str(tmp_path / str(n)), pd.concat([listings, far]))
+        assert exported.parity is not None
+        assert exported.parity.passed
+        graph = onnx.load(Path(exported.uri) / MODEL_FILE).graph
+        sizes.append((Path(exported.uri) / MODEL_FILE).stat().st_size)
+        largest.append(max(int(np.prod(t.dims)) for t in graph.initializer))
+    # then no constant holds more than the caps allow, and the bundle barely moves with n
+    assert max(largest) <= max(6 * spatial.BLOCK**2 * 2, (60 + comparables.MAX_PER_CELL) * 8), (
+        largest
+    )
+    assert sizes[1] < 1.25 * sizes[0], sizes

@@ -13,7 +13,7 @@ from threadpoolctl import threadpool_limits
 
 import bh_pricing
 from bh_pricing.constants import TRAINING
-from bh_pricing.core.evaluation import cross_validated_metrics
+from bh_pricing.core.evaluation import CV_MAX_ROWS, cross_validated_metrics
 from bh_pricing.core.models import CANDIDATES, CandidateSpec, fit_candidate, split_features_target
 from bh_pricing.resources import MlflowTracking
 
@@ -24,6 +24,7 @@ SKOPS_TRUSTED_TYPES = (
     "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",
     "bh_pricing.core.comparables.ComparablesAdjusted",
     "bh_pricing.core.spatial.SpatialPriceLevel",
+    "bh_pricing.core.spatial.PriceLattice",
 )
 
 
@@ -88,7 +89,12 @@ def log_candidate(
     ):
         fitted = fit_candidate(spec, train, folds=config.folds, seed=config.seed)
         metrics = cross_validated_metrics(fitted.estimator, X, y, config.folds, config.seed)
-        params = {"candidate": spec.name, "train_rows": len(train), **fitted.params}
+        params = {
+            "candidate": spec.name,
+            "train_rows": len(train),
+            "cv_rows": min(len(train), CV_MAX_ROWS),
+            **fitted.params,
+        }
         mlflow_resource.log_params(params)
         mlflow.log_metrics(metrics)
         if fitted.search_results is not None:
