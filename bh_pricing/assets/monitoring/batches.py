@@ -1,4 +1,5 @@
-"""``market_batches``: one dynamic partition per CSV dropped in the landing location."""
+"""``market_batches``: one dynamic partition per complete CSV content landed (see
+``bh_pricing.io.landing`` for the intake rules and the partition key)."""
 
 import dagster as dg
 import pandas as pd
