@@ -123,6 +123,20 @@ class Intake:
     cursor: IntakeCursor
 
 
+def name_problem(name: str) -> Skipped | None:
+    """Why the file at relative path ``name`` can never be a batch (None when it can)."""
+    lowered = name.lower()
+    if is_hidden(name):
+        return Skipped(name, "hidden (a path part starts with '.' or '_')")
+    if lowered.endswith(".csv" + MARKER_SUFFIX):
+        return Skipped(name, f"completion marker of {name[: -len(MARKER_SUFFIX)]}", settled=True)
+    if not lowered.endswith(".csv"):
+        return Skipped(name, "not a CSV (extension .csv expected, any case)")
+    if not _VALID_NAME.match(name) or "..." in name:
+        return Skipped(name, "invalid name: only letters, digits, '_', '.', '-' and '/' allowed")
+    return None
+
+
 def plan_intake(
     files: Sequence[FileInfo],
     cursor: IntakeCursor,
@@ -143,20 +157,9 @@ def plan_intake(
     skipped: list[Skipped] = []
     for info in files:
         name = info.name
-        if is_hidden(name):
-            skipped.append(Skipped(name, "hidden (a path part starts with '.' or '_')"))
-            continue
-        if name.lower().endswith(".csv" + MARKER_SUFFIX):
-            csv = name[: -len(MARKER_SUFFIX)]
-            skipped.append(Skipped(name, f"completion marker of {csv}", settled=True))
-            continue
-        if not name.lower().endswith(".csv"):
-            skipped.append(Skipped(name, "not a CSV (extension .csv expected, any case)"))
-            continue
-        if not _VALID_NAME.match(name) or "..." in name:
-            skipped.append(
-                Skipped(name, "invalid name: only letters, digits, '_', '.', '-' and '/' allowed")
-            )
+        problem = name_problem(name)
+        if problem is not None:
+            skipped.append(problem)
             continue
         previous = cursor.files.get(name, {})
         observed = {"size": info.size, "version": info.version, "sha256": None}
