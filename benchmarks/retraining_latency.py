@@ -43,9 +43,9 @@ STAGE_TIMEOUT, RUN_TIMEOUT = 300.0, 900.0
 SETTINGS = {"BH_PRICING_PROMOTION_POLICY": "manual", "BH_PRICING_RETRAIN_COOLDOWN_SECONDS": "0"}
 
 
-def measure(stack: LocalStack, batch: str, seed: int) -> dict[str, object]:
+def measure(stack: LocalStack, name: str, seed: int) -> dict[str, object]:
     """Land one shifted batch and follow it to its finished retraining; one table row."""
-    stack.land(batch, shifted_batch_csv(1.4, seed=seed))
+    batch = stack.land(name, shifted_batch_csv(1.4, seed=seed))
     trace = follow_to_retraining(stack.dagster, batch, STAGE_TIMEOUT)
     retraining, latency = trace.retraining, trace.latency
     finished = stack.dagster.wait_for_run(retraining.run_id, RUN_TIMEOUT)

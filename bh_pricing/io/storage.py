@@ -158,23 +158,73 @@ def exists(uri: str) -> bool:
     return True
 
 
-def list_files(prefix: str, suffix: str = "") -> list[str]:
-    """URIs of files under ``prefix`` (recursively) ending with ``suffix``, sorted."""
+@dataclass(frozen=True)
+class FileInfo:
+    """One listed file: what a reader needs to tell whether it changed.
+
+    ``name`` is the path relative to the listed prefix (``/``-separated); ``version`` is the
+    modification time in nanoseconds for a local file and the ETag for an S3 object; ``modified``
+    is the modification time in seconds since the epoch (S3: ``LastModified``).
+    """
+
+    uri: str
+    name: str
+    size: int
+    version: str
+    modified: float
+
+
+def list_file_infos(prefix: str) -> list[FileInfo]:
+    """Every file under ``prefix`` (recursively, hidden ones included) with its size and version,
+    sorted by name; an absent local folder lists nothing. S3 "folder" keys (ending in ``/``)
+    are not files."""
     loc = parse(prefix)
     if loc.scheme == "file":
         root = Path(loc.key)
         if not root.exists():
             return []
+        infos = []
         with _local_errors("list", prefix):
-            return sorted(
-                str(p)
-                for p in root.rglob(f"*{suffix}")
-                if p.is_file() and not p.name.startswith(".")
-            )
-    keys: list[str] = []
+            for path in root.rglob("*"):
+                if not path.is_file():
+                    continue
+                stat = path.stat()
+                infos.append(
+                    FileInfo(
+                        str(path),
+                        path.relative_to(root).as_posix(),
+                        stat.st_size,
+                        str(stat.st_mtime_ns),
+                        stat.st_mtime,
+                    )
+                )
+        return sorted(infos, key=lambda info: info.name)
     key_prefix = loc.key.rstrip("/") + "/" if loc.key else ""
+    infos = []
     with _s3_errors("list", prefix):
         pages = s3_client().get_paginator("list_objects_v2")
         for page in pages.paginate(Bucket=loc.bucket, Prefix=key_prefix):
-            keys += [o["Key"] for o in page.get("Contents", []) if o["Key"].endswith(suffix)]
-    return sorted(f"s3://{loc.bucket}/{k}" for k in keys)
+            infos += [
+                FileInfo(
+                    f"s3://{loc.bucket}/{obj['Key']}",
+                    obj["Key"].removeprefix(key_prefix),
+                    int(obj["Size"]),
+                    str(obj["ETag"]).strip('"'),
+                    obj["LastModified"].timestamp(),
+                )
+                for obj in page.get("Contents", [])
+                if not obj["Key"].endswith("/")
+            ]
+    return sorted(infos, key=lambda info: info.name)
+
+
+def list_files(prefix: str, suffix: str = "") -> list[str]:
+    """URIs of files under ``prefix`` (recursively) ending with ``suffix``, sorted; local files
+    whose name starts with ``.`` (temporary files of atomic writes) are left out."""
+    loc = parse(prefix)
+    return [
+        info.uri
+        for info in list_file_infos(prefix)
+        if info.name.endswith(suffix)
+        and not (loc.scheme == "file" and info.name.rsplit("/", 1)[-1].startswith("."))
+    ]

@@ -1,12 +1,12 @@
-"""The landing and retraining sensors, tick by tick, on an ephemeral instance."""
+"""The retraining sensor, tick by tick, on an ephemeral instance (the landing sensor has its own
+module, test_landing_sensor.py)."""
 
 import time
-from pathlib import Path
 
 import dagster as dg
 import pytest
 
-from bh_pricing.resources import Locations, MonitoringSettings
+from bh_pricing.resources import MonitoringSettings
 from bh_pricing.sensors.landing import landing_sensor
 from bh_pricing.sensors.retraining import RetrainCursor, retraining_sensor
 
@@ -17,65 +17,6 @@ COOLDOWN = 600.0
 def instance():
     with dg.instance_for_test() as test_instance:
         yield test_instance
-
-
-def locations(landing: Path) -> Locations:
-    return Locations(
-        landing_uri=str(landing), artifacts_uri=str(landing.parent), prediction_log_uri="unused"
-    )
-
-
-def land(landing: Path, name: str) -> None:
-    path = landing / name
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text("address,adm-fees\n")
-
-
-def landing_tick(instance, landing: Path):
-    context = dg.build_sensor_context(
-        instance=instance, resources={"locations": locations(landing)}
-    )
-    return landing_sensor(context)
-
-
-def test_new_files_become_partitions_with_one_run_each(instance, tmp_path: Path) -> None:
-    # given two CSVs (one in a sub-folder) and a file that is not a CSV
-    landing = tmp_path / "landing"
-    land(landing, "2026-01.csv")
-    land(landing, "agency/2026-02.csv")
-    (landing / "notes.txt").write_text("not a batch")
-    # when the sensor ticks
-    result = landing_tick(instance, landing)
-    # then both CSVs are added as partitions, each with a run keyed by its name
-    (added,) = result.dynamic_partitions_requests
-    assert sorted(added.partition_keys) == ["2026-01.csv", "agency/2026-02.csv"], added
-    keys = sorted(r.run_key for r in result.run_requests)
-    assert keys == ["2026-01.csv", "agency/2026-02.csv"], f"one run per new file, got {keys}"
-    assert all(r.partition_key == r.run_key for r in result.run_requests), "run = partition"
-
-
-def test_known_files_are_not_registered_again(instance, tmp_path: Path) -> None:
-    # given a file already registered as a partition
-    landing = tmp_path / "landing"
-    land(landing, "2026-01.csv")
-    instance.add_dynamic_partitions("market_batches", ["2026-01.csv"])
-    # when the sensor ticks, then it skips
-    assert isinstance(landing_tick(instance, landing), dg.SkipReason), "nothing new: skip"
-    # when a second file lands, then only that one is requested
-    land(landing, "2026-02.csv")
-    result = landing_tick(instance, landing)
-    assert [r.run_key for r in result.run_requests] == ["2026-02.csv"], "only the new file"
-
-
-def test_names_that_cannot_be_keys_are_ignored(instance, tmp_path: Path) -> None:
-    landing = tmp_path / "landing"
-    land(landing, "bad, name.csv")
-    result = landing_tick(instance, landing)
-    assert isinstance(result, dg.SkipReason), "a name with a comma cannot be a partition key"
-
-
-def test_missing_landing_folder_is_nothing_new(instance, tmp_path: Path) -> None:
-    assert isinstance(landing_tick(instance, tmp_path / "absent"), dg.SkipReason)
 
 
 def report(instance, batch: str, drift: bool) -> int:

@@ -15,6 +15,7 @@ from pathlib import Path
 from mlflow.tracking import MlflowClient
 
 from bh_pricing.core.sample import generate_raw_listings
+from bh_pricing.io.landing import batch_key, content_sha256
 from bh_pricing_tests.topology.dagster_services import (
     CODE_SERVERS,
     DAEMON,
@@ -48,12 +49,14 @@ class LocalStack(DagsterStack):
         uri = f"sqlite:///{self.home / 'mlflow' / 'mlflow.db'}"
         return MlflowClient(uri, uri)
 
-    def land(self, name: str, content: str) -> Path:
-        """Drop a CSV into the landing folder in one rename, so no sensor reads half a file."""
+    def land(self, name: str, content: str) -> str:
+        """Drop a CSV into the landing folder in one rename (the hidden partial file is never a
+        batch); the partition key the landing sensor gives it."""
         self.landing.mkdir(parents=True, exist_ok=True)
         partial = self.landing / f".{name}.partial"
         partial.write_text(content)
-        return partial.rename(self.landing / name)
+        partial.rename(self.landing / name)
+        return batch_key(name, content_sha256(content.encode()))
 
 
 @contextmanager

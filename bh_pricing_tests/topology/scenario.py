@@ -19,6 +19,7 @@ from bh_pricing.core.cleaning import clean_listings
 from bh_pricing.core.sample import generate_raw_listings
 from bh_pricing.core.shift import shift_prices, to_raw_format
 from bh_pricing.io import storage
+from bh_pricing.io.landing import batch_key, content_sha256
 from bh_pricing.serving import handler as handler_module
 from bh_pricing_tests.topology.dagster_services import DagsterStack
 from bh_pricing_tests.topology.graphql import Run
@@ -111,10 +112,11 @@ def shifted_batch_csv(factor: float, seed: int = 29) -> str:
 
 
 def land_shifted_batch(topology: Topology, name: str, factor: float) -> str:
-    """Put a batch of fresh listings with prices raised by ``factor`` at ``landing/<name>``."""
-    key = f"landing/{name}"
-    topology.s3().put_object(Bucket=BUCKET, Key=key, Body=shifted_batch_csv(factor))
-    return name
+    """Put a batch of fresh listings with prices raised by ``factor`` at ``landing/<name>``;
+    the partition key the landing sensor gives it."""
+    content = shifted_batch_csv(factor).encode()
+    topology.s3().put_object(Bucket=BUCKET, Key=f"landing/{name}", Body=content)
+    return batch_key(name, content_sha256(content))
 
 
 def partition_filter(job: str, partition: str) -> dict[str, Any]:

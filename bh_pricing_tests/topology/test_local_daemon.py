@@ -82,8 +82,7 @@ def wait_for_success(stack: LocalStack, run: Run) -> Run:
 def test_shifted_batch_in_the_landing_folder_retrains_and_moves_the_champion(
     local_stack: LocalStack, first_champion: ModelVersion, record_property: pytest.RecordProperty
 ) -> None:
-    batch = "market-2026-12-shift40.csv"
-    local_stack.land(batch, shifted_batch_csv(1.4))
+    batch = local_stack.land("market-2026-12-shift40.csv", shifted_batch_csv(1.4))
 
     retraining = sensor_launched_retraining(local_stack, batch, record_property)
     wait_for_success(local_stack, retraining)
@@ -115,9 +114,8 @@ def test_under_the_manual_policy_retraining_sets_challenger_and_keeps_the_champi
         "grpc_batches",
         env={"BH_PRICING_PROMOTION_POLICY": "manual", "BH_PRICING_RETRAIN_COOLDOWN_SECONDS": "0"},
     )
-    batch = "market-2027-01-shift96.csv"
     # +40 % on top of the +40 % the current champion may already have learned.
-    local_stack.land(batch, shifted_batch_csv(1.4 * 1.4, seed=31))
+    batch = local_stack.land("market-2027-01-shift96.csv", shifted_batch_csv(1.4 * 1.4, seed=31))
 
     retraining = sensor_launched_retraining(local_stack, batch, record_property)
     assert retraining.tags.get("bh_pricing/policy") == "manual", retraining.tags

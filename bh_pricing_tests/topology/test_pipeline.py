@@ -37,7 +37,7 @@ from bh_pricing_tests.topology.stack import BUCKET, Topology
 pytestmark = pytest.mark.integration
 
 GRAPH_HEAD, GRAPH_TAIL = "raw_listings", "champion_model"
-# The landing sensor keys a batch by its path under the landing prefix.
+# The landing sensor keys a batch by its path under the landing prefix and its content.
 BATCH = "market-2026-11-shift40.csv"
 SENSOR_TIMEOUT, RETRAIN_TIMEOUT = 240.0, 600.0
 
@@ -104,14 +104,14 @@ def test_shifted_batch_in_landing_is_checked_and_triggers_one_retraining(
 ) -> None:
     require_drift(topology)
     before = champion(topology).version
-    land_shifted_batch(topology, BATCH, factor=1.4)
+    batch = land_shifted_batch(topology, BATCH, factor=1.4)
 
     (check,) = topology.dagster.wait_for_runs(
-        partition_filter(CHECK_JOB, BATCH), 1, SENSOR_TIMEOUT, finished=True
+        partition_filter(CHECK_JOB, batch), 1, SENSOR_TIMEOUT, finished=True
     )
     assert check.tags.get("dagster/sensor_name") == "landing_sensor"
     (retrain,) = topology.dagster.wait_for_runs(
-        partition_filter(RETRAIN_JOB, BATCH), 1, SENSOR_TIMEOUT
+        partition_filter(RETRAIN_JOB, batch), 1, SENSOR_TIMEOUT
     )
     assert retrain.tags.get("dagster/sensor_name") == "retraining_sensor"
 
@@ -124,8 +124,8 @@ def test_shifted_batch_in_landing_is_checked_and_triggers_one_retraining(
     # Both sensors have evaluated again since the restart: still one check and one retraining.
     for sensor in ("landing_sensor", "retraining_sensor"):
         topology.dagster.wait_for_sensor_tick(sensor, restarted, SENSOR_TIMEOUT)
-    assert len(topology.dagster.runs(partition_filter(CHECK_JOB, BATCH))) == 1
-    assert len(topology.dagster.runs(partition_filter(RETRAIN_JOB, BATCH))) == 1
+    assert len(topology.dagster.runs(partition_filter(CHECK_JOB, batch))) == 1
+    assert len(topology.dagster.runs(partition_filter(RETRAIN_JOB, batch))) == 1
     versions = mlflow_client(topology).search_model_versions(f"name = '{REGISTERED_MODEL_NAME}'")
     registered = [v for v in versions if v.tags.get("dagster_run_id") == retrain.run_id]
     assert len(registered) == 1, f"retraining registered {len(registered)} versions"

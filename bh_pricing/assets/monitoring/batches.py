@@ -1,7 +1,5 @@
-"""``market_batches``: one dynamic partition per CSV dropped in the landing location."""
-
-import re
-from pathlib import Path
+"""``market_batches``: one dynamic partition per complete CSV content landed (see
+``bh_pricing.io.landing`` for the intake rules and the partition key)."""
 
 import dagster as dg
 import pandas as pd
@@ -10,29 +8,24 @@ from bh_pricing.assets.preparation.cleaning import CleaningConfig
 from bh_pricing.assets.preparation.dagster_types import CleanListingsType
 from bh_pricing.constants import MONITORING
 from bh_pricing.core.cleaning import clean_listings
+from bh_pricing.io import storage
+from bh_pricing.io.landing import (
+    BATCH_SHA256_TAG,
+    BatchContentError,
+    batch_file,
+    verify_batch_content,
+)
 from bh_pricing.io.raw_sources import read_raw_listings
-from bh_pricing.io.storage import join, list_files, parse
+from bh_pricing.io.storage import join
 from bh_pricing.resources import Locations
 
 MARKET_BATCHES = dg.DynamicPartitionsDefinition(name="market_batches")
-_VALID_KEY = re.compile(r"^[\w.\-/]+\.csv$")
-
-
-def landed_batches(landing_uri: str) -> tuple[list[str], list[str]]:
-    """Partition keys of the CSVs in the landing location (paths relative to it), and the
-    names that cannot be keys (only letters, digits, ``_ . - /`` are accepted)."""
-    location = parse(landing_uri)
-    uris = list_files(landing_uri, ".csv")
-    if location.scheme == "file":
-        names = [Path(uri).relative_to(location.key).as_posix() for uri in uris]
-    else:
-        names = [uri.removeprefix(location.uri.rstrip("/") + "/") for uri in uris]
-    return [n for n in names if _VALID_KEY.match(n)], [n for n in names if not _VALID_KEY.match(n)]
 
 
 def batch_uri(landing_uri: str, key: str) -> str:
-    """Where the CSV of partition ``key`` lives."""
-    return join(landing_uri, key)
+    """Where the CSV of partition ``key`` (``<path>@<sha256 prefix>``, or a bare path for a
+    batch registered before keys carried content) lives."""
+    return join(landing_uri, batch_file(key)[0])
 
 
 @dg.asset(
@@ -44,8 +37,20 @@ def batch_uri(landing_uri: str, key: str) -> str:
 def market_batches(
     context: dg.AssetExecutionContext, config: CleaningConfig, locations: Locations
 ) -> dg.MaterializeResult[pd.DataFrame]:
-    """A landed batch of raw listings, cleaned like ``clean_listings`` (same code, same bounds)."""
-    uri = batch_uri(locations.landing_uri, context.partition_key)
+    """A landed batch of raw listings, cleaned like ``clean_listings`` (same code, same bounds).
+
+    Reads the file the partition key names and fails, naming the file and both hashes, when its
+    content is no longer the one the batch was registered with (the full sha256 from the run tag
+    set by ``landing_sensor``, else the prefix in the key).
+    """
+    key = context.partition_key
+    uri = batch_uri(locations.landing_uri, key)
+    try:
+        sha256 = verify_batch_content(
+            key, uri, storage.read_bytes(uri), context.run.tags.get(BATCH_SHA256_TAG)
+        )
+    except (BatchContentError, storage.StorageError) as exc:
+        raise dg.Failure(description=str(exc)) from exc
     raw = read_raw_listings(uri)
     result = clean_listings(raw.frame, config.bounds())
     reasons = pd.DataFrame(sorted(result.reasons.items()), columns=["reason", "rows"])
@@ -54,6 +59,7 @@ def market_batches(
         value=result.clean,
         metadata={
             "source": uri,
+            "file_sha256": sha256,
             "content_sha256": raw.content_hash,
             "raw_rows": len(raw.frame),
             "dagster/row_count": len(result.clean),
