@@ -27,6 +27,7 @@ from bh_pricing.monitoring.materiality import (
     log_level_change,
     normed_wasserstein,
 )
+from bh_pricing.monitoring.plots import drift_chart
 
 
 @dataclass(frozen=True)
@@ -416,3 +417,16 @@ def test_effect_sizes() -> None:
     assert jensen_shannon(np.array([5, 5]), np.array([1, 1])) == pytest.approx(0.0, abs=1e-12)
     assert jensen_shannon(np.array([5, 0]), np.array([0, 3])) == pytest.approx(1.0)
     assert log_level_change(np.array([1.0, 4.0]), np.array([2.0, 8.0])) == pytest.approx(1.0)
+
+
+def test_chart_shows_effects_against_their_minimums(large: pd.DataFrame) -> None:
+    # given a report with an immaterial change
+    current = raised(large.head(5_000), 0.005)
+    report = detect_drift(large.head(5_000), current, PerSquareMetre())
+    # when the chart is drawn with and without the report
+    with_effects = drift_chart(large.head(5_000), current, PerSquareMetre(), "batch", report)
+    without = drift_chart(large.head(5_000), current, PerSquareMetre(), "batch")
+    # then both are markdown PNG images, the one with the effects panel wider
+    for chart in (with_effects, without):
+        assert chart.startswith("![batch](data:image/png;base64,"), chart[:60]
+    assert len(with_effects) > len(without), "the effects panel adds to the image"
