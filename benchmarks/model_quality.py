@@ -6,7 +6,13 @@ has one, sees only those rows) and scored on the held-out rows; the CV columns a
 ``cross_validated_metrics`` on the training rows, as the candidate assets log them. The champion
 is the candidate with the lowest held-out RMSE, as ``champion_model`` picks it.
 
-    python benchmarks/model_quality.py [--raw data.csv] [--folds 5]
+Beside them, the peers of ``peers.py`` (LightGBM and CatBoost, each tuned by a 27-trial 5-fold
+CV search on the same training rows, and LightGBM in the issue's configuration) are reference
+rows on the same split. Every model is scored on all held-out flats and on the flats never seen
+in training (``unseen_in_training``: no training row with the same coordinates and area), and
+the champion must beat the best peer on RMSE and MAPE in both columns.
+
+    python benchmarks/model_quality.py [--raw data.csv] [--folds 5] [--no-cv] [--trials 27]
 """
 
 from __future__ import annotations
@@ -15,12 +21,18 @@ import argparse
 import time
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
+from peers import ISSUE_LIGHTGBM, PEERS, TRIALS, Peer, tune
 from sklearn.model_selection import train_test_split
 from threadpoolctl import threadpool_limits
 
 from bh_pricing.core.cleaning import clean_listings
-from bh_pricing.core.evaluation import cross_validated_metrics, regression_metrics
+from bh_pricing.core.evaluation import (
+    cross_validated_metrics,
+    regression_metrics,
+    unseen_in_training,
+)
 from bh_pricing.core.models import CANDIDATES, fit_candidate, split_features_target
 from bh_pricing.core.sample import generate_raw_listings
 
@@ -45,62 +57,164 @@ def split(clean: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     return train.reset_index(drop=True), test.reset_index(drop=True)
 
 
+def held_out_scores(
+    test: pd.DataFrame, unseen: np.ndarray, predicted: np.ndarray
+) -> dict[str, float]:
+    """Metrics on all held-out flats, and (``unseen_*``) on those never seen in training."""
+    y = test["price"].to_numpy(float)
+    unseen_metrics = regression_metrics(y[unseen], predicted[unseen])
+    return {
+        **regression_metrics(y, predicted),
+        **{f"unseen_{k}": v for k, v in unseen_metrics.items()},
+    }
+
+
 def evaluate(
-    train: pd.DataFrame, test: pd.DataFrame, folds: int, threads: int | None
+    train: pd.DataFrame, test: pd.DataFrame, folds: int, threads: int | None, cv: bool = True
 ) -> pd.DataFrame:
-    """One row per candidate: held-out metrics, CV mean and std, chosen params, wall/CPU seconds."""
+    """One row per candidate: held-out metrics (all, unseen), CV mean and std, params, seconds."""
     X_train, y_train = split_features_target(train)
-    X_test, y_test = split_features_target(test)
+    X_test, _ = split_features_target(test)
+    unseen = unseen_in_training(train, test)
     rows = []
     for name, spec in CANDIDATES.items():
         start, cpu_start = time.perf_counter(), time.process_time()
         with threadpool_limits(limits=threads):
             fitted = fit_candidate(spec, train, folds=folds, seed=SEED)
             fit_seconds = time.perf_counter() - start
-            cv = cross_validated_metrics(fitted.estimator, X_train, y_train, folds, SEED)
-        held_out = regression_metrics(y_test, fitted.estimator.predict(X_test))
+            scores = (
+                cross_validated_metrics(fitted.estimator, X_train, y_train, folds, SEED)
+                if cv
+                else {}
+            )
+        held_out = held_out_scores(test, unseen, fitted.estimator.predict(X_test))
         params = ", ".join(f"{k}={_short(v)}" for k, v in fitted.params.items())
         rows.append(
             {
                 "model": name,
+                "kind": "candidate",
                 **held_out,
-                **cv,
+                **scores,
                 "params": params,
                 "fit_s": fit_seconds,
                 "total_s": time.perf_counter() - start,
                 "cpu_s": time.process_time() - cpu_start,
             }
         )
-        print(
-            f"  {name}: RMSE {held_out['rmse']:,.0f}, R² {held_out['r2']:.4f}, "
-            f"MAPE {held_out['mape']:.4f} ({rows[-1]['total_s']:.1f} s)",
-            flush=True,
-        )
+        _progress(rows[-1])
     return pd.DataFrame(rows).set_index("model")
+
+
+def evaluate_peers(
+    train: pd.DataFrame, test: pd.DataFrame, folds: int, trials: int, threads: int | None
+) -> tuple[pd.DataFrame, list[str]]:
+    """One row per peer (tuned, and LightGBM as the issue ran it); names of skipped peers.
+
+    A peer whose library is not installed is skipped and named, never dropped silently.
+    """
+    X_train, y_train = split_features_target(train)
+    X_test, _ = split_features_target(test)
+    unseen = unseen_in_training(train, test)
+    rows, skipped = [], []
+    for peer in PEERS:
+        if not peer.available():
+            skipped.append(peer.name)
+            print(
+                f"  {peer.name}: SKIPPED ({peer.module} is not installed; "
+                "pip install -e '.[bench]')",
+                flush=True,
+            )
+            continue
+        runs: list[tuple[str, Peer, int]] = [(f"{peer.name} (tuned)", peer, trials)]
+        if peer.name == "lightgbm":
+            runs.insert(0, ("lightgbm (issue)", peer, 0))
+        for label, spec, budget in runs:
+            start, cpu_start = time.perf_counter(), time.process_time()
+            with threadpool_limits(limits=threads):
+                if budget:
+                    tuned = tune(spec, X_train, y_train, budget, folds, SEED)
+                    estimator, params = tuned.estimator, tuned.params
+                    scores = {"cv_rmse": tuned.cv_rmse, "cv_rmse_std": tuned.cv_rmse_std}
+                else:
+                    params = ISSUE_LIGHTGBM
+                    estimator, scores = spec.build(**params).fit(X_train, y_train), {}
+            rows.append(
+                {
+                    "model": label,
+                    "kind": "peer",
+                    **held_out_scores(test, unseen, estimator.predict(X_test)),
+                    **scores,
+                    "params": ", ".join(f"{k}={_short(v)}" for k, v in params.items()),
+                    "fit_s": time.perf_counter() - start,
+                    "total_s": time.perf_counter() - start,
+                    "cpu_s": time.process_time() - cpu_start,
+                }
+            )
+            _progress(rows[-1])
+    return pd.DataFrame(rows).set_index("model") if rows else pd.DataFrame(), skipped
+
+
+def _progress(row: dict[str, object]) -> None:
+    print(
+        f"  {row['model']}: RMSE {row['rmse']:,.0f}, MAPE {row['mape']:.4f}; unseen RMSE "
+        f"{row['unseen_rmse']:,.0f}, MAPE {row['unseen_mape']:.4f} ({row['total_s']:.1f} s)",
+        flush=True,
+    )
 
 
 def _short(value: object) -> str:
     return f"{value:.4g}" if isinstance(value, float) else str(value)
 
 
+def champion_name(results: pd.DataFrame) -> str:
+    """The candidate with the lowest held-out RMSE, as ``champion_model`` picks it."""
+    return str(results.loc[results["kind"] == "candidate", "rmse"].idxmin())
+
+
 def quality_table(results: pd.DataFrame) -> pd.DataFrame:
-    """Printable table: held-out metrics, then CV mean ± std; champion row appended."""
-    champion = results["rmse"].idxmin()
+    """Printable table: held-out metrics (all flats, unseen flats), CV mean ± std, seconds."""
+    champion = champion_name(results)
     table = pd.DataFrame(index=results.index)
-    table["RMSE"] = results["rmse"].map("{:,.0f}".format)
-    table["MAE"] = results["mae"].map("{:,.0f}".format)
-    table["MAPE"] = results["mape"].map("{:.4f}".format)
-    table["R²"] = results["r2"].map("{:.4f}".format)
+    for prefix, head in (("", ""), ("unseen_", "unseen ")):
+        table[f"{head}RMSE"] = results[f"{prefix}rmse"].map("{:,.0f}".format)
+        if not prefix:
+            table["MAE"] = results["mae"].map("{:,.0f}".format)
+        table[f"{head}MAPE"] = results[f"{prefix}mape"].map("{:.4f}".format)
+        table[f"{head}R²"] = results[f"{prefix}r2"].map("{:.4f}".format)
     for metric, fmt in (("rmse", "{:,.0f}"), ("mape", "{:.4f}"), ("r2", "{:.4f}")):
+        if f"cv_{metric}" not in results:
+            continue
         mean, std = results[f"cv_{metric}"], results[f"cv_{metric}_std"]
         label = {"rmse": "CV RMSE", "mape": "CV MAPE", "r2": "CV R²"}[metric]
         table[label] = [
-            f"{fmt.format(m)} ± {fmt.format(s)}" for m, s in zip(mean, std, strict=True)
+            "-" if pd.isna(m) else f"{fmt.format(m)} ± {fmt.format(s)}"
+            for m, s in zip(mean, std, strict=True)
         ]
     table["fit+CV s"] = results["total_s"].map("{:.1f}".format)
     table["CPU s"] = results["cpu_s"].map("{:.1f}".format)
     table.loc[f"champion ({champion})"] = table.loc[champion]
     return table
+
+
+def peer_checks(results: pd.DataFrame) -> list[tuple[str, bool]]:
+    """Champion vs the best peer on RMSE and MAPE, on all flats and on unseen flats."""
+    champion = results.loc[champion_name(results)]
+    peers = results[results["kind"] == "peer"]
+    checks = []
+    for column, label in (("", "all flats"), ("unseen_", "unseen flats")):
+        for metric in ("rmse", "mape"):
+            key = f"{column}{metric}"
+            best = peers[key].idxmin()
+            ours, theirs = champion[key], peers.loc[best, key]
+            fmt = "{:,.0f}" if metric == "rmse" else "{:.4f}"
+            checks.append(
+                (
+                    f"{metric.upper()} on {label}: champion {fmt.format(ours)} vs best peer "
+                    f"{best} {fmt.format(theirs)} ({ours / theirs - 1:+.1%})",
+                    bool(ours < theirs),
+                )
+            )
+    return checks
 
 
 def main() -> None:
@@ -111,21 +225,32 @@ def main() -> None:
     parser.add_argument(
         "--threads", type=int, default=1, help="BLAS/OpenMP threads (assets use 1); 0 = all"
     )
+    parser.add_argument("--no-cv", action="store_true", help="skip the candidates' CV columns")
+    parser.add_argument("--trials", type=int, default=TRIALS, help="parameter sets per peer search")
     args = parser.parse_args()
 
     clean = load_clean(args.raw)
     train, test = split(clean)
     source = args.raw or "sample generator"
-    print(f"{source}: {len(clean)} clean listings, {len(train)} train / {len(test)} test")
-    results = evaluate(train, test, args.folds, args.threads or None)
+    unseen = unseen_in_training(train, test)
+    print(
+        f"{source}: {len(clean)} clean listings, {len(train)} train / {len(test)} test, "
+        f"{unseen.sum()} test flats never seen in training ({unseen.mean():.0%})"
+    )
+    threads = args.threads or None
+    candidates = evaluate(train, test, args.folds, threads, cv=not args.no_cv)
+    peers, skipped = evaluate_peers(train, test, args.folds, args.trials, threads)
+    results = pd.concat([candidates, peers])
     print()
     print(quality_table(results).to_markdown())
+    for name in skipped:
+        print(f"| {name} | SKIPPED: not installed (pip install -e '.[bench]') |")
     print()
     print("Chosen parameters:")
     for name, params in results["params"].items():
         print(f"  {name}: {params or '(defaults)'}")
 
-    champion = results["rmse"].idxmin()
+    champion = champion_name(results)
     r2, mape = results.loc[champion, "r2"], results.loc[champion, "mape"]
     checks = (
         (f"R² >= {TARGET_R2}", r2, r2 >= TARGET_R2),
@@ -135,7 +260,14 @@ def main() -> None:
     print(f"Champion: {champion} (lowest held-out RMSE)")
     for label, value, passed in checks:
         print(f"  {label:<14} held-out {value:.4f}  {'PASS' if passed else 'FAIL'}")
-    print(f"Overall: {'PASS' if all(p for *_, p in checks) else 'FAIL'}")
+    versus = peer_checks(results) if len(peers) else []
+    print("Champion vs the best peer" + (f" (skipped: {', '.join(skipped)})" if skipped else ""))
+    for label, passed in versus:
+        print(f"  {label}  {'PASS' if passed else 'FAIL'}")
+    if not versus:
+        print("  no peer ran: FAIL")
+    passed = all(p for *_, p in checks) and bool(versus) and all(p for _, p in versus)
+    print(f"Overall: {'PASS' if passed else 'FAIL'}")
 
 
 if __name__ == "__main__":

@@ -88,3 +88,26 @@ def residuals_by_neighborhood(
         median_ape=("ape", "median"),
     )
     return table.sort_values("listings", ascending=False).head(top).reset_index()
+
+
+def unseen_in_training(
+    train: pd.DataFrame,
+    test: pd.DataFrame,
+    columns: tuple[str, ...] = ("latitude", "longitude", "square_foot"),
+    decimals: int = 6,
+) -> np.ndarray:
+    """``[len(test)]`` bool: True where no training row has the same coordinates and area.
+
+    Such a test row is a flat never seen in training; the others are relistings of a training
+    flat (same geocoded address and size). Values are compared after rounding to ``decimals``
+    (6 decimals of a degree is about 0.1 m). A row with any of ``columns`` missing has no
+    location to match, so it counts as unseen. Raises ``ValueError`` naming missing columns.
+    """
+    for role, frame in (("train", train), ("test", test)):
+        missing = [c for c in columns if c not in frame.columns]
+        if missing:
+            raise ValueError(f"{role} frame is missing column(s) {missing}")
+    seen = pd.MultiIndex.from_frame(train.loc[:, list(columns)].round(decimals).dropna())
+    keys = test.loc[:, list(columns)].round(decimals)
+    present = pd.MultiIndex.from_frame(keys).isin(seen)
+    return ~present | keys.isna().any(axis=1).to_numpy()

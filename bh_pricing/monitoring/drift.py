@@ -8,8 +8,18 @@ Three kinds of test, all from ``scipy.stats``:
 - performance (with a model): Mann-Whitney U on the log ratio price / prediction (the model's
   bias) and, one-sided, on the absolute percentage error (does the model get worse).
 
+Each test also measures the size of the change (``bh_pricing.monitoring.materiality``):
+Wasserstein distance / reference std for a numeric feature, Jensen-Shannon distance for the
+neighborhood mix, the relative change of the price level (geometric mean price, the model's
+median log(price / prediction)) and the rise of the median absolute percentage error. A test
+flags drift only when it is significant *and* its effect reaches the minimum in
+``DriftThresholds`` (defaults: 0.1, 0.1, 2 %, 2 points); a significant smaller change is
+reported as "no drift (immaterial)", so a large batch cannot retrain the model over a change
+nobody would act on.
+
 The tests are corrected together with Holm's weighted step-down procedure, so the chance of any
-false alarm on an unchanged market is at most ``alpha``. The default, 3 %, keeps the false-alarm
+false alarm on an unchanged market is at most ``alpha`` (the materiality rule only removes
+alarms). The default, 3 %, keeps the false-alarm
 rate under the product's 5 % budget with room for what the asymptotic tests do not quite hold
 (a procedure run at 5 % shows more than 5 % in a 200-trial benchmark cell about a quarter of
 the time); detection of a 5 % price rise in a 500-row batch stays above 95 %. The default
@@ -37,8 +47,15 @@ from scipy import stats
 from scipy.stats.contingency import association
 
 from bh_pricing.constants import FEATURE_COLUMNS, NUMERIC_FEATURES, TARGET_COLUMN
+from bh_pricing.monitoring.materiality import (
+    DriftThresholds,
+    jensen_shannon,
+    log_level_change,
+    normed_wasserstein,
+)
 from bh_pricing.monitoring.report import (
     DRIFT,
+    IMMATERIAL,
     INSUFFICIENT,
     NO_DRIFT,
     DriftKind,
@@ -80,6 +97,7 @@ def detect_drift(
     min_expected: float = 5.0,
     resamples: int = 99_999,
     seed: int = 0,
+    thresholds: DriftThresholds | None = None,
 ) -> DriftReport:
     """Compare ``current`` with ``reference``; with a ``model``, compare its errors too.
 
@@ -88,7 +106,8 @@ def detect_drift(
     ``min_rows`` rows gets the verdict "insufficient data"; a smaller reference is an error.
     ``resamples`` random tables, drawn with ``seed``, give the neighborhood test's Monte Carlo
     p-value; with the default, its rate below 0.0014 on an unchanged market is within about 8 %
-    of 0.0014 (the Monte Carlo error of one seed).
+    of 0.0014 (the Monte Carlo error of one seed). ``thresholds`` (default ``DriftThresholds()``)
+    are the smallest effects that count as drift.
     """
     _check_frame(reference, "reference")
     _check_frame(current, "current")
@@ -104,16 +123,26 @@ def detect_drift(
         reason = f"current batch has {len(current)} rows; at least {min_rows} are needed"
         return DriftReport((), alpha, len(reference), len(current), INSUFFICIENT, reason)
 
-    tests = [_ks(reference[c], current[c], c, "feature", min_rows) for c in NUMERIC_FEATURES]
+    minimum = thresholds or DriftThresholds()
+    tests = [
+        _ks(reference[c], current[c], c, "feature", min_rows, minimum.feature_distance)
+        for c in NUMERIC_FEATURES
+    ]
     resampling = stats.MonteCarloMethod(
         n_resamples=resamples, batch=_RESAMPLING_BATCH, rng=np.random.default_rng(seed)
     )
-    tests.append(_neighborhoods(reference, current, min_expected, alpha, resampling))
+    tests.append(
+        _neighborhoods(
+            reference, current, min_expected, alpha, resampling, minimum.neighborhood_distance
+        )
+    )
     price = (reference[TARGET_COLUMN], current[TARGET_COLUMN])
-    tests.append(_ks(*price, TARGET_COLUMN, "target", min_rows))
-    tests.append(_ks(_per_m2(reference), _per_m2(current), PRICE_PER_M2, "target", min_rows))
+    tests.append(_ks(*price, TARGET_COLUMN, "target", min_rows, minimum.price_change))
+    per_m2 = (_per_m2(reference), _per_m2(current))
+    tests.append(_ks(*per_m2, PRICE_PER_M2, "target", min_rows, minimum.price_change))
     if model is not None:
-        tests += _performance(_log_ratio(reference, model), _log_ratio(current, model))
+        ratios = (_log_ratio(reference, model), _log_ratio(current, model))
+        tests += _performance(*ratios, minimum)
     return _correct(tests, alpha, dict(weights or DEFAULT_WEIGHTS), len(reference), len(current))
 
 
@@ -134,16 +163,26 @@ def _insufficient(name: str, kind: DriftKind, method: str, n_ref: int, n_cur: in
 
 
 def _ks(
-    reference: pd.Series, current: pd.Series, name: str, kind: DriftKind, min_rows: int
+    reference: pd.Series,
+    current: pd.Series,
+    name: str,
+    kind: DriftKind,
+    min_rows: int,
+    min_effect: float,
 ) -> DriftTest:
-    """Kolmogorov-Smirnov on the non-missing values; effect = change of the median."""
+    """Kolmogorov-Smirnov on the non-missing values.
+
+    Effect: for a feature, Wasserstein distance / reference std; for a price (kind "target",
+    positive values), the relative change of the geometric mean.
+    """
     ref, cur = reference.dropna().to_numpy(float), current.dropna().to_numpy(float)
     if min(len(ref), len(cur)) < min_rows:
         return _insufficient(name, kind, "Kolmogorov-Smirnov", len(ref), len(cur))
     result = stats.ks_2samp(ref, cur)
-    ref_median, cur_median = float(np.median(ref)), float(np.median(cur))
-    relative = kind == "target"
-    effect = cur_median / ref_median - 1 if relative else cur_median - ref_median
+    if kind == "target":
+        effect, label = log_level_change(ref, cur), "price level change (relative)"
+    else:
+        effect, label = normed_wasserstein(ref, cur), "Wasserstein / reference std"
     return DriftTest(
         name,
         kind,
@@ -151,11 +190,21 @@ def _ks(
         float(result.statistic),
         float(result.pvalue),
         effect,
-        "median change (relative)" if relative else "median change",
+        label,
         len(ref),
         len(cur),
-        details={"reference_median": ref_median, "current_median": cur_median},
+        min_effect=min_effect,
+        material=_reaches(effect, min_effect),
+        details={
+            "reference_median": float(np.median(ref)),
+            "current_median": float(np.median(cur)),
+        },
     )
+
+
+def _reaches(effect: float, min_effect: float, two_sided: bool = True) -> bool:
+    """Whether an effect is material: ``|effect|`` (or ``effect``, one-sided) >= the minimum."""
+    return bool((abs(effect) if two_sided else effect) >= min_effect)
 
 
 def neighborhood_table(
@@ -190,8 +239,9 @@ def _neighborhoods(
     min_expected: float,
     alpha: float,
     resampling: stats.MonteCarloMethod,
+    min_effect: float,
 ) -> DriftTest:
-    """Chi-square test of homogeneity; effect = Cramér's V.
+    """Chi-square test of homogeneity; effect = Jensen-Shannon distance of the shares.
 
     The chi-square p-value is kept when it is at least ``alpha``: weighted Holm never holds a
     test to a higher level, so it cannot lead to a rejection. Below ``alpha`` the Monte Carlo
@@ -208,17 +258,21 @@ def _neighborhoods(
         resampled = stats.chi2_contingency(observed, correction=False, method=resampling)
         p_value, resamples = float(resampled.pvalue), resampling.n_resamples
         method = f"chi-square, Monte Carlo p-value ({resamples} tables)"
+    effect = jensen_shannon(table["reference"].to_numpy(), table["current"].to_numpy())
     return DriftTest(
         "neighborhood",
         "feature",
         method,
         float(result.statistic),
         p_value,
-        float(association(observed, method="cramer")),
-        "Cramér's V",
+        effect,
+        "Jensen-Shannon distance",
         n_ref,
         n_cur,
+        min_effect=min_effect,
+        material=_reaches(effect, min_effect),
         details={
+            "cramers_v": float(association(observed, method="cramer")),
             "categories": float(len(table)),
             "dof": float(result.dof),
             "resamples": float(resamples),
@@ -244,13 +298,19 @@ def _log_ratio(frame: pd.DataFrame, model: PriceModel) -> np.ndarray:
     return np.log(price / predicted)
 
 
-def _performance(ref: np.ndarray, cur: np.ndarray) -> list[DriftTest]:
-    """Bias: two-sided Mann-Whitney on log ratios; error: one-sided on |percentage error|."""
+def _performance(ref: np.ndarray, cur: np.ndarray, minimum: DriftThresholds) -> list[DriftTest]:
+    """Bias: two-sided Mann-Whitney on log ratios; error: one-sided on |percentage error|.
+
+    Effects: the relative change of the median price / prediction, and the rise of the median
+    absolute percentage error (a fall is never material: the test is one-sided).
+    """
     bias = stats.mannwhitneyu(cur, ref, alternative="two-sided")
     ref_bias, cur_bias = float(np.median(ref)), float(np.median(cur))
     ref_ape, cur_ape = np.abs(1 - np.exp(-ref)), np.abs(1 - np.exp(-cur))
     error = stats.mannwhitneyu(cur_ape, ref_ape, alternative="greater")
     n_ref, n_cur = len(ref), len(cur)
+    bias_change = float(np.expm1(cur_bias - ref_bias))
+    error_rise = float(np.median(cur_ape) - np.median(ref_ape))
     return [
         DriftTest(
             RESIDUAL_BIAS,
@@ -258,10 +318,12 @@ def _performance(ref: np.ndarray, cur: np.ndarray) -> list[DriftTest]:
             "Mann-Whitney U (log price / prediction)",
             float(bias.statistic),
             float(bias.pvalue),
-            float(np.expm1(cur_bias - ref_bias)),
+            bias_change,
             "price vs prediction, change (relative)",
             n_ref,
             n_cur,
+            min_effect=minimum.price_change,
+            material=_reaches(bias_change, minimum.price_change),
             details={
                 "reference_bias": float(np.expm1(ref_bias)),
                 "current_bias": float(np.expm1(cur_bias)),
@@ -273,10 +335,12 @@ def _performance(ref: np.ndarray, cur: np.ndarray) -> list[DriftTest]:
             "Mann-Whitney U, one-sided (absolute % error)",
             float(error.statistic),
             float(error.pvalue),
-            float(np.median(cur_ape) - np.median(ref_ape)),
+            error_rise,
             "median APE change",
             n_ref,
             n_cur,
+            min_effect=minimum.error_increase,
+            material=_reaches(error_rise, minimum.error_increase, two_sided=False),
             details={
                 "reference_mape": float(ref_ape.mean()),
                 "current_mape": float(cur_ape.mean()),
@@ -288,7 +352,11 @@ def _performance(ref: np.ndarray, cur: np.ndarray) -> list[DriftTest]:
 def _correct(
     tests: list[DriftTest], alpha: float, weights: dict[str, float], n_ref: int, n_cur: int
 ) -> DriftReport:
-    """Weighted Holm over the tests that ran; verdict "drift" when any is rejected."""
+    """Weighted Holm over the tests that ran; a rejected test with a material effect is drift.
+
+    Verdict: "drift" when any test flags drift, else "no drift (immaterial)" when any test is
+    significant, else "no drift".
+    """
     ran = [t for t in tests if t.verdict != INSUFFICIENT]
     unweighted = [t.name for t in ran if t.name not in weights]
     if unweighted:
@@ -301,16 +369,25 @@ def _correct(
             weight=float(wi / w.sum()),
             threshold=float(level),
             p_adjusted=float(p),
-            drifted=bool(p <= alpha),
-            verdict=DRIFT if p <= alpha else NO_DRIFT,
+            significant=bool(p <= alpha),
+            drifted=bool(p <= alpha and t.material),
+            verdict=_verdict(bool(p <= alpha), t.material),
         )
         for t, wi, level, p in zip(ran, w, levels, adjusted, strict=True)
     }
     final = tuple(corrected.get(t.name, t) for t in tests)
     if any(t.drifted for t in final):
         verdict, reason = DRIFT, ""
+    elif any(t.significant for t in final):
+        verdict, reason = IMMATERIAL, ""
     elif ran:
         verdict, reason = NO_DRIFT, ""
     else:
         verdict, reason = INSUFFICIENT, "no test had enough non-missing values"
     return DriftReport(final, alpha, n_ref, n_cur, verdict, reason)
+
+
+def _verdict(significant: bool, material: bool) -> str:
+    if not significant:
+        return NO_DRIFT
+    return DRIFT if material else IMMATERIAL

@@ -5,17 +5,30 @@ from __future__ import annotations
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
+from matplotlib.axes import Axes
 
 from bh_pricing.constants import FEATURE_COLUMNS
 from bh_pricing.core.plots import png_markdown
 from bh_pricing.monitoring.drift import PriceModel
+from bh_pricing.monitoring.report import DRIFT, IMMATERIAL, INSUFFICIENT, DriftReport
+
+VERDICT_COLOURS = {DRIFT: "tab:red", IMMATERIAL: "tab:orange"}
+OTHER_COLOUR = "tab:grey"
 
 
 def drift_chart(
-    reference: pd.DataFrame, current: pd.DataFrame, model: PriceModel | None, title: str
+    reference: pd.DataFrame,
+    current: pd.DataFrame,
+    model: PriceModel | None,
+    title: str,
+    report: DriftReport | None = None,
 ) -> str:
-    """Price per m², the model's log(price / prediction) and the neighborhood mix, side by side."""
-    panels = 3 if model is not None else 2
+    """Price per m², the neighborhood mix, the model's log(price / prediction) and the effects.
+
+    With a ``report``, a last panel shows each test's effect as a multiple of its minimum
+    (1 = the materiality threshold), coloured by verdict and labelled with its adjusted p-value.
+    """
+    panels = 2 + (model is not None) + (report is not None)
     figure, axes = plt.subplots(1, panels, figsize=(5 * panels, 4))
     series = {"reference": reference, "current": current}
     ppm = {k: np.log10(f["price"] / f["square_foot"]) for k, f in series.items()}
@@ -39,5 +52,23 @@ def drift_chart(
         axes[2].axvline(0, color="black", linewidth=1)
         axes[2].set(xlabel="log(price / prediction)", title="model error")
         axes[2].legend()
+    if report is not None:
+        _effects_panel(axes[-1], report)
     figure.suptitle(title)
+    figure.tight_layout()
     return png_markdown(figure, title)
+
+
+def _effects_panel(axis: Axes, report: DriftReport) -> None:
+    """|effect| / minimum effect per test; red = drift, orange = immaterial, grey = no drift."""
+    tests = [t for t in report.tests if t.verdict != INSUFFICIENT and t.min_effect > 0]
+    names = [t.name for t in tests][::-1]
+    ratios = [abs(t.effect) / t.min_effect for t in tests][::-1]
+    colours = [VERDICT_COLOURS.get(t.verdict, OTHER_COLOUR) for t in tests][::-1]
+    bars = axis.barh(names, ratios, color=colours)
+    axis.bar_label(bars, labels=[f"p={t.p_adjusted:.2g}" for t in tests][::-1], fontsize=7)
+    axis.axvline(1, color="black", linewidth=1, linestyle="--")
+    axis.set(
+        xlabel="effect / minimum effect (1 = material)",
+        title="effects (red drift, orange immaterial)",
+    )

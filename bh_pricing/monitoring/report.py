@@ -11,16 +11,21 @@ import pandas as pd
 DriftKind = Literal["feature", "target", "performance"]
 DRIFT = "drift"
 NO_DRIFT = "no drift"
+IMMATERIAL = "no drift (immaterial)"
 INSUFFICIENT = "insufficient data"
+PASSING = frozenset({NO_DRIFT, IMMATERIAL})
 
 
 @dataclass(frozen=True)
 class DriftTest:
     """One test of reference vs current.
 
-    ``effect`` is a readable size of the change, described by ``effect_label``. ``threshold`` is
-    the level the p-value was held to in the weighted Holm procedure and ``p_adjusted`` the
-    family-wise adjusted p-value: the test flags drift when ``p_adjusted <= alpha``.
+    ``effect`` is the size of the change, described by ``effect_label``, and ``min_effect`` the
+    smallest size that counts (``DriftThresholds``). ``threshold`` is the level the p-value was
+    held to in the weighted Holm procedure and ``p_adjusted`` the family-wise adjusted p-value.
+    The test is ``significant`` when ``p_adjusted <= alpha`` and ``material`` when the effect
+    reaches ``min_effect``; it flags drift (``drifted``) only when both hold. Verdicts: "drift",
+    "no drift (immaterial)" (significant, too small to matter), "no drift", "insufficient data".
     """
 
     name: str
@@ -35,6 +40,9 @@ class DriftTest:
     weight: float = float("nan")
     threshold: float = float("nan")
     p_adjusted: float = float("nan")
+    min_effect: float = float("nan")
+    significant: bool = False
+    material: bool = False
     drifted: bool = False
     verdict: str = NO_DRIFT
     details: dict[str, float] = field(default_factory=dict)
@@ -57,9 +65,19 @@ class DriftReport:
         return self.verdict == DRIFT
 
     @property
+    def passed(self) -> bool:
+        """True on "no drift" and "no drift (immaterial)"."""
+        return self.verdict in PASSING
+
+    @property
     def drifted_tests(self) -> list[str]:
         """Names of the tests that flag drift."""
         return [t.name for t in self.tests if t.drifted]
+
+    @property
+    def immaterial_tests(self) -> list[str]:
+        """Names of the tests that are significant but whose effect is below its minimum."""
+        return [t.name for t in self.tests if t.significant and not t.material]
 
     def test(self, name: str) -> DriftTest:
         """The entry of the test called ``name``."""
@@ -81,6 +99,7 @@ class DriftReport:
             "verdict": self.verdict,
             "drift_detected": self.drift_detected,
             "drifted_tests": self.drifted_tests,
+            "immaterial_tests": self.immaterial_tests,
             "alpha": self.alpha,
             "n_reference": self.n_reference,
             "n_current": self.n_current,
@@ -97,9 +116,11 @@ class DriftReport:
         if not self.tests:
             return f"**{self.verdict}** — {self.reason}"
         head = (
-            f"**{self.verdict}** — {len(self.drifted_tests)} of {len(self.tests)} tests flag drift "
-            f"(weighted Holm, family-wise alpha = {self.alpha:g}; "
-            f"reference {self.n_reference} rows, current {self.n_current} rows)"
+            f"**{self.verdict}** — {len(self.drifted_tests)} of {len(self.tests)} tests flag "
+            "drift, "
+            f"{len(self.immaterial_tests)} significant but immaterial "
+            f"(weighted Holm, family-wise alpha = {self.alpha:g}; drift = significant and effect "
+            f">= its minimum; reference {self.n_reference} rows, current {self.n_current} rows)"
         )
         if self.reason:
             head += f"\n\n{self.reason}"
@@ -112,7 +133,9 @@ class DriftReport:
                 "p-value": [_fmt(t.p_value) for t in self.tests],
                 "threshold": [_fmt(t.threshold) for t in self.tests],
                 "adjusted p": [_fmt(t.p_adjusted) for t in self.tests],
-                "effect": [f"{t.effect_label} {_fmt(t.effect)}" for t in self.tests],
+                "effect": [t.effect_label for t in self.tests],
+                "value": [_fmt(t.effect) for t in self.tests],
+                "min effect": [_fmt(t.min_effect) for t in self.tests],
                 "verdict": [t.verdict for t in self.tests],
             }
         )

@@ -7,9 +7,18 @@ from typing import Literal
 import dagster as dg
 from pydantic import Field
 
+from bh_pricing.monitoring import DriftThresholds
+
+_DEFAULTS = DriftThresholds()
+
 
 class MonitoringSettings(dg.ConfigurableResource):
-    """How a drift-triggered retraining promotes its model, and how often it may run."""
+    """How large a change must be to count as drift, how a drift-triggered retraining promotes
+    its model, and how often it may run.
+
+    The ``min_*`` fields are ``DriftThresholds`` (see ``bh_pricing.monitoring.materiality``): a
+    drift test flags drift only when it is significant and its effect reaches them.
+    """
 
     promotion_policy: Literal["auto", "manual"] = Field(
         default="auto",
@@ -20,3 +29,33 @@ class MonitoringSettings(dg.ConfigurableResource):
         ge=0,
         description="BH_PRICING_RETRAIN_COOLDOWN_SECONDS: least time between two retrainings",
     )
+    min_price_change: float = Field(
+        default=_DEFAULTS.price_change,
+        ge=0,
+        description="Smallest relative price level change that is drift (price, price per m², "
+        "model bias); 0.02 = 2 %",
+    )
+    min_feature_distance: float = Field(
+        default=_DEFAULTS.feature_distance,
+        ge=0,
+        description="Smallest Wasserstein distance / reference std of a numeric feature",
+    )
+    min_neighborhood_distance: float = Field(
+        default=_DEFAULTS.neighborhood_distance,
+        ge=0,
+        description="Smallest Jensen-Shannon distance (base 2) of the neighborhood mix",
+    )
+    min_error_increase: float = Field(
+        default=_DEFAULTS.error_increase,
+        ge=0,
+        description="Smallest rise of the model's median absolute % error; 0.02 = 2 points",
+    )
+
+    def drift_thresholds(self) -> DriftThresholds:
+        """The ``min_*`` fields as the ``DriftThresholds`` that ``detect_drift`` takes."""
+        return DriftThresholds(
+            price_change=self.min_price_change,
+            feature_distance=self.min_feature_distance,
+            neighborhood_distance=self.min_neighborhood_distance,
+            error_increase=self.min_error_increase,
+        )

@@ -15,11 +15,19 @@ from bh_pricing.core.sample import generate_raw_listings
 from bh_pricing.core.shift import shift_prices
 from bh_pricing.monitoring import (
     DRIFT,
+    IMMATERIAL,
     INSUFFICIENT,
     NO_DRIFT,
+    DriftThresholds,
     detect_drift,
     weighted_holm,
 )
+from bh_pricing.monitoring.materiality import (
+    jensen_shannon,
+    log_level_change,
+    normed_wasserstein,
+)
+from bh_pricing.monitoring.plots import drift_chart
 
 
 @dataclass(frozen=True)
@@ -79,10 +87,11 @@ def test_feature_drift_in_neighborhoods(split: Split) -> None:
     current = split.current[split.current["neighborhood"].isin(top)]
     # when drift is checked
     report = detect_drift(split.reference, current)
-    # then the chi-square test on neighborhoods flags it, with a large Cramér's V
+    # then the chi-square test on neighborhoods flags it, with a large Jensen-Shannon distance
     entry = report.test("neighborhood")
     assert entry.drifted, f"neighborhood mix change not flagged:\n{report.to_markdown()}"
-    assert entry.effect > 0.3, f"Cramér's V {entry.effect:.2f} should be large"
+    assert entry.effect > 0.3, f"Jensen-Shannon distance {entry.effect:.2f} should be large"
+    assert entry.details["cramers_v"] > 0.3, f"Cramér's V {entry.details['cramers_v']:.2f}"
     # and its p-value is the Monte Carlo one, no smaller than one table in 100,000 allows
     assert entry.details["resamples"] == 99_999, f"Monte Carlo p-value expected: {entry.method}"
     assert entry.p_value == pytest.approx(1 / 100_000), f"p-value {entry.p_value}"
@@ -95,7 +104,7 @@ def test_rare_neighborhoods_are_pooled(split: Split) -> None:
     report = detect_drift(split.reference, pd.concat([split.current, odd]))
     # then the new neighborhoods are pooled in one bin and the test still runs
     entry = report.test("neighborhood")
-    assert entry.verdict in (DRIFT, NO_DRIFT), f"test should run, got {entry.verdict}"
+    assert entry.verdict in (DRIFT, IMMATERIAL, NO_DRIFT), f"test should run: {entry.verdict}"
     assert entry.details["categories"] < 45, "rare neighborhoods should be pooled"
 
 
@@ -196,7 +205,7 @@ def test_a_column_without_values_is_insufficient_for_that_test(split: Split) -> 
     # then the coordinate tests say insufficient data and the others still run
     for name in ("latitude", "longitude"):
         assert report.test(name).verdict == INSUFFICIENT, f"{name} should lack data"
-    assert report.test("price").verdict in (DRIFT, NO_DRIFT), "price should still be tested"
+    assert report.test("price").verdict in (DRIFT, IMMATERIAL, NO_DRIFT), "price not tested"
 
 
 def test_too_small_a_reference_is_an_error(split: Split) -> None:
@@ -277,3 +286,147 @@ def test_report_as_frame_and_markdown(split: Split, model) -> None:
     markdown = report.to_markdown()
     assert all(t.name in markdown for t in report.tests), "markdown should list every test"
     assert "residual_bias.current_bias" in report.summary(), "summary should report the bias"
+
+
+class PerSquareMetre:
+    """A fixed model: 9,000 BRL per m² everywhere (no fitting, so any size is cheap)."""
+
+    def predict(self, X: pd.DataFrame) -> np.ndarray:
+        return 9_000.0 * X["square_foot"].to_numpy(float)
+
+
+def large_market(split: Split, rows: int = 200_000) -> pd.DataFrame:
+    """``rows`` listings resampled from the reference, prices jittered by 10 % (seeded)."""
+    rng = np.random.default_rng(5)
+    picked = split.reference.iloc[rng.integers(0, len(split.reference), rows)]
+    noise = np.exp(rng.normal(0, 0.1, rows))
+    return picked.assign(price=picked["price"].to_numpy() * noise).reset_index(drop=True)
+
+
+@pytest.fixture(scope="module")
+def large(split: Split) -> pd.DataFrame:
+    return large_market(split)
+
+
+def raised(frame: pd.DataFrame, change: float) -> pd.DataFrame:
+    return frame.assign(price=frame["price"] * (1 + change))
+
+
+@pytest.mark.parametrize("change", [0.005, -0.005, 0.01])
+def test_a_significant_but_small_price_change_is_immaterial(large: pd.DataFrame, change) -> None:
+    # given 200,000 listings whose prices moved by 1 % or less, nothing else changed
+    current = raised(large, change)
+    # when drift is checked with a model
+    report = detect_drift(large, current, PerSquareMetre())
+    # then the model's bias is significant, but below the 2 % minimum: no drift (immaterial)
+    bias = report.test("residual_bias")
+    assert bias.significant, f"a {change:+.1%} change at 200 k rows should be significant"
+    assert not bias.material, f"{bias.effect:+.4f} is below the 2 % minimum"
+    assert bias.effect == pytest.approx(change, abs=1e-9), "the effect is the price change"
+    assert bias.verdict == IMMATERIAL, f"test verdict {bias.verdict}"
+    assert report.verdict == IMMATERIAL, f"expected immaterial, got:\n{report.to_markdown()}"
+    assert not report.drift_detected, "an immaterial change must not be drift"
+    assert report.passed, "an immaterial change passes the no_drift check"
+    assert "residual_bias" in report.immaterial_tests, report.immaterial_tests
+
+
+@pytest.mark.parametrize("change", [0.03, -0.05, 0.10])
+def test_a_significant_and_material_change_is_drift(large: pd.DataFrame, change) -> None:
+    # given 200,000 listings whose prices moved by 3 % or more
+    report = detect_drift(large, raised(large, change), PerSquareMetre())
+    # then the bias and the price level both flag drift
+    assert report.verdict == DRIFT, f"expected drift, got:\n{report.to_markdown()}"
+    for name in ("residual_bias", "price", "price_per_m2"):
+        entry = report.test(name)
+        assert (entry.significant, entry.material, entry.drifted) == (True, True, True), name
+        assert entry.effect == pytest.approx(change, rel=1e-6), f"{name} effect {entry.effect}"
+    assert not report.passed, "drift fails the no_drift check"
+
+
+def test_a_large_effect_without_significance_is_no_drift(split: Split) -> None:
+    # given a 30-row batch whose prices are 10 % higher (the noise of 30 listings is larger)
+    current = raised(split.current.head(30), 0.10)
+    # when drift is checked without a model
+    report = detect_drift(split.reference, current)
+    # then the price level effect is material, but not significant: no drift
+    entry = report.test("price")
+    assert entry.material, f"a {entry.effect:+.1%} level change is above the 2 % minimum"
+    assert not entry.significant, f"30 rows should not make it significant: {entry.p_adjusted}"
+    assert entry.verdict == NO_DRIFT, entry.verdict
+    assert report.verdict == NO_DRIFT, f"expected no drift, got:\n{report.to_markdown()}"
+
+
+@pytest.mark.parametrize(
+    ("thresholds", "change", "verdict"),
+    [
+        (DriftThresholds(price_change=0.10), 0.05, IMMATERIAL),
+        (DriftThresholds(price_change=0.0), 0.005, DRIFT),
+        (DriftThresholds(price_change=0.004), 0.005, DRIFT),
+        (DriftThresholds(price_change=0.006), 0.005, IMMATERIAL),
+    ],
+)
+def test_thresholds_are_configurable(large: pd.DataFrame, thresholds, change, verdict) -> None:
+    # when the same change is judged against another minimum price change
+    report = detect_drift(large, raised(large, change), PerSquareMetre(), thresholds=thresholds)
+    # then the verdict follows that minimum, and the report shows it
+    assert report.verdict == verdict, f"expected {verdict}:\n{report.to_markdown()}"
+    assert report.test("residual_bias").min_effect == thresholds.price_change
+
+
+def test_feature_distance_threshold_decides_a_small_move(split: Split) -> None:
+    # given 100 k listings moved 50 m north (a tiny share of the city's spread)
+    reference = large_market(split, 100_000)
+    current = reference.assign(latitude=reference["latitude"] + 0.00045)
+    # when drift is checked with the default and with a tiny feature minimum
+    default = detect_drift(reference, current)
+    strict = detect_drift(reference, current, thresholds=DriftThresholds(feature_distance=0.001))
+    # then the move is significant; immaterial by default, drift under the tiny minimum
+    assert default.test("latitude").significant, "a 50 m move at 100 k rows is significant"
+    assert default.verdict == IMMATERIAL, default.to_markdown()
+    assert strict.drifted_tests == ["latitude"], strict.to_markdown()
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [{"price_change": -0.01}, {"feature_distance": float("nan")}, {"error_increase": np.inf}],
+)
+def test_bad_thresholds_are_named(bad: dict) -> None:
+    with pytest.raises(ValueError, match=next(iter(bad))):
+        DriftThresholds(**bad)
+
+
+def test_report_shows_p_value_effect_minimum_and_verdict(large: pd.DataFrame) -> None:
+    report = detect_drift(large, raised(large, 0.005), PerSquareMetre())
+    frame = report.to_frame().set_index("name")
+    for column in ("p_value", "p_adjusted", "effect", "min_effect", "significant", "material"):
+        assert column in frame.columns, f"to_frame() should have a {column!r} column"
+    assert frame.loc["residual_bias", "min_effect"] == 0.02, "default price minimum is 2 %"
+    assert frame.loc["latitude", "min_effect"] == 0.1, "default feature minimum is 0.1"
+    assert frame.loc["neighborhood", "effect_label"] == "Jensen-Shannon distance"
+    markdown = report.to_markdown()
+    for text in ("p-value", "min effect", "no drift (immaterial)", "1 significant but immaterial"):
+        assert text in markdown, f"markdown should show {text!r}:\n{markdown}"
+    assert report.summary()["immaterial_tests"] == ["residual_bias"], report.summary()
+
+
+def test_effect_sizes() -> None:
+    x = np.arange(10.0)
+    assert normed_wasserstein(x, x + 1.5) == pytest.approx(1.5 / np.std(x)), "shift / std"
+    assert normed_wasserstein(x, x) == 0.0, "same sample, no distance"
+    assert normed_wasserstein(np.ones(5), np.full(5, 2.0)) == np.inf, "constant reference"
+    assert jensen_shannon(np.array([5, 5]), np.array([1, 1])) == pytest.approx(0.0, abs=1e-12)
+    assert jensen_shannon(np.array([5, 0]), np.array([0, 3])) == pytest.approx(1.0)
+    assert log_level_change(np.array([1.0, 4.0]), np.array([2.0, 8.0])) == pytest.approx(1.0)
+
+
+def test_chart_shows_effects_against_their_minimums(large: pd.DataFrame) -> None:
+    # given a report with an immaterial change
+    current = raised(large.head(5_000), 0.005)
+    report = detect_drift(large.head(5_000), current, PerSquareMetre())
+    # when the chart is drawn with and without the report
+    with_effects = drift_chart(large.head(5_000), current, PerSquareMetre(), "batch", report)
+    without = drift_chart(large.head(5_000), current, PerSquareMetre(), "batch")
+    # then both are markdown PNG images, the one with the effects panel wider
+    for chart in (with_effects, without):
+        assert chart.startswith("![batch](data:image/png;base64,"), chart[:60]
+    assert len(with_effects) > len(without), "the effects panel adds to the image"

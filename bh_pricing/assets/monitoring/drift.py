@@ -9,9 +9,9 @@ from pydantic import Field
 from bh_pricing.assets.monitoring.batches import MARKET_BATCHES
 from bh_pricing.assets.monitoring.champion import MonitoredChampion, load_champion
 from bh_pricing.constants import MONITORING
-from bh_pricing.monitoring import DEFAULT_ALPHA, NO_DRIFT, DriftReport, detect_drift
+from bh_pricing.monitoring import DEFAULT_ALPHA, DriftReport, detect_drift
 from bh_pricing.monitoring.plots import drift_chart
-from bh_pricing.resources import MlflowTracking
+from bh_pricing.resources import MlflowTracking, MonitoringSettings
 
 NO_DRIFT_CHECK = "no_drift"
 
@@ -40,6 +40,7 @@ def report_metadata(
         "verdict": report.verdict,
         "drift_detected": report.drift_detected,
         "drifted_tests": ", ".join(report.drifted_tests) or "none",
+        "immaterial_tests": ", ".join(report.immaterial_tests) or "none",
         "champion_version": champion.version or "none",
         "reference": champion.reference_source,
         "n_reference": report.n_reference,
@@ -51,12 +52,12 @@ def report_metadata(
 
 
 def check_result(report: DriftReport, asset: str) -> dg.AssetCheckResult:
-    """Pass on "no drift"; fail with ERROR on drift and WARN on insufficient data."""
+    """Pass on "no drift" (also immaterial); fail with ERROR on drift, WARN on insufficient data."""
     severity = dg.AssetCheckSeverity.ERROR if report.drift_detected else dg.AssetCheckSeverity.WARN
     return dg.AssetCheckResult(
         check_name=NO_DRIFT_CHECK,
         asset_key=asset,
-        passed=report.verdict == NO_DRIFT,
+        passed=report.passed,
         severity=severity,
         metadata={"verdict": report.verdict, "drifted_tests": ", ".join(report.drifted_tests)},
     )
@@ -65,16 +66,27 @@ def check_result(report: DriftReport, asset: str) -> dg.AssetCheckResult:
 def _report(
     context: dg.AssetExecutionContext,
     config: DriftConfig,
+    monitoring: MonitoringSettings,
     champion: MonitoredChampion,
     current: pd.DataFrame,
     asset: str,
     title: str,
 ) -> Iterator[dg.Output | dg.AssetCheckResult]:
+    thresholds = monitoring.drift_thresholds()
     report = detect_drift(
-        champion.reference, current, champion.model, config.alpha, config.min_rows
+        champion.reference,
+        current,
+        champion.model,
+        config.alpha,
+        config.min_rows,
+        thresholds=thresholds,
     )
     context.log.info(f"{title}: {report.verdict} ({', '.join(report.drifted_tests) or 'none'})")
-    chart = drift_chart(champion.reference, current, champion.model, title) if len(current) else ""
+    chart = (
+        drift_chart(champion.reference, current, champion.model, title, report)
+        if len(current)
+        else ""
+    )
     yield dg.Output(report, metadata=report_metadata(report, champion, chart))
     yield check_result(report, asset)
 
@@ -89,13 +101,14 @@ def drift_report(
     context: dg.AssetExecutionContext,
     config: DriftConfig,
     mlflow: MlflowTracking,
+    monitoring: MonitoringSettings,
     market_batches: pd.DataFrame,
     test_listings: pd.DataFrame,
 ) -> Iterator[dg.Output | dg.AssetCheckResult]:
     """Drift of one landed batch against the champion's reference, with the champion's errors."""
     champion = load_champion(mlflow, test_listings)
     title = f"batch {context.partition_key}"
-    yield from _report(context, config, champion, market_batches, "drift_report", title)
+    yield from _report(context, config, monitoring, champion, market_batches, "drift_report", title)
 
 
 @dg.asset(
@@ -107,11 +120,18 @@ def shifted_listings_drift(
     context: dg.AssetExecutionContext,
     config: DriftConfig,
     mlflow: MlflowTracking,
+    monitoring: MonitoringSettings,
     shifted_listings: pd.DataFrame,
     test_listings: pd.DataFrame,
 ) -> Iterator[dg.Output | dg.AssetCheckResult]:
     """Drift of the synthetic ``shifted_listings`` (known shift): should always be detected."""
     champion = load_champion(mlflow, test_listings)
     yield from _report(
-        context, config, champion, shifted_listings, "shifted_listings_drift", "shifted_listings"
+        context,
+        config,
+        monitoring,
+        champion,
+        shifted_listings,
+        "shifted_listings_drift",
+        "shifted_listings",
     )
