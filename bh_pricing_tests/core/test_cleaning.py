@@ -5,7 +5,8 @@ import math
 import pandas as pd
 import pytest
 
-from bh_pricing.core.cleaning import Bounds, clean_listings, parse_numeric
+from bh_pricing.contract import Bounds
+from bh_pricing.core.cleaning import clean_listings
 from bh_pricing_tests.conftest import raw_frame
 
 
@@ -23,7 +24,8 @@ def only_reason(raw: pd.DataFrame) -> str:
 
 def test_padded_strings_are_stripped():
     row = only_clean_row(raw_frame({"neighborhood": "  Lourdes ", "city": " Belo Horizonte "}))
-    assert row["neighborhood"] == "Lourdes", "neighborhood should be stripped"
+    assert row["neighborhood"] == "lourdes", "neighborhood should be its canonical key"
+    assert row["neighborhood_name"] == "Lourdes", "the display name keeps the spelling, stripped"
     assert row["city"] == "Belo Horizonte", "city should be stripped"
 
 
@@ -139,18 +141,7 @@ def test_clean_columns_are_snake_case_and_numeric():
         "price",
         "address",
         "city",
+        "neighborhood_name",
     ]
-    numeric = clean.drop(columns=["neighborhood", "address", "city"])
+    numeric = clean.drop(columns=["neighborhood", "address", "city", "neighborhood_name"])
     assert all(dtype == "float64" for dtype in numeric.dtypes), f"dtypes: {numeric.dtypes}"
-
-
-def test_parse_numeric_reports_each_problem():
-    values, errors = parse_numeric(pd.Series(["1", "2-4", "", "--", "x"]), missing_value=None)
-    assert values.iloc[:2].tolist() == [1.0, 3.0]
-    assert errors.tolist() == [
-        None,
-        None,
-        "missing (blank)",
-        "missing (--)",
-        "unparseable value 'x'",
-    ]

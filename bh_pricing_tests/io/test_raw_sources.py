@@ -58,10 +58,10 @@ def test_empty_file_is_rejected(tmp_path):
         read_raw_listings(str(empty))
 
 
-def test_unreadable_csv_is_rejected(tmp_path):
+def test_unterminated_quote_is_rejected_naming_the_line(tmp_path):
     broken = tmp_path / "broken.csv"
     broken.write_bytes(b'address,price\n"unterminated,1\n')
-    with pytest.raises(RawSourceError, match=r"broken.csv: not a readable CSV"):
+    with pytest.raises(RawSourceError, match=r"broken.csv: no well-formed row.* line 2: 1 field"):
         read_raw_listings(str(broken))
 
 
