@@ -116,8 +116,7 @@ def parse_column(
     else:
         values = np.where(missing, column.if_missing, values)
     low, high = getattr(bounds, name)
-    with np.errstate(invalid="ignore"):
-        outside = (parsed.state == 0) & ((values < low) | (values > high))
+    outside = (parsed.state == 0) & ((values < low) | (values > high))
     if column.if_missing is not None:
         outside &= values != column.if_missing
     cleared = np.zeros(len(values), dtype=bool)
