@@ -8,6 +8,7 @@ endpoint uses too. Cleaning applies it column by column to the distinct values o
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -16,6 +17,7 @@ import pyarrow as pa
 
 from bh_pricing.constants import CLEAN_COLUMNS, RAW_COLUMNS
 from bh_pricing.contract import (
+    MISSING_WORDS,
     NUMERIC_COLUMNS,
     NUMERIC_RAW_TO_CLEAN,
     Bounds,
@@ -23,7 +25,6 @@ from bh_pricing.contract import (
     canonical_neighborhood,
     clear_coordinates,
     display_names,
-    is_missing_word,
     parse_column,
 )
 from bh_pricing.core.schemas import CleanListings, validate
@@ -31,6 +32,9 @@ from bh_pricing.core.schemas import CleanListings, validate
 # Optional raw column written by the CSV reader: why a row has the wrong number of fields.
 STRUCTURE_PROBLEM = "structure_problem"
 NEIGHBORHOOD_NAME = "neighborhood_name"
+WRONG_FIELD_COUNT = "wrong number of fields"
+# A reason's kind: the text before its detail, e.g. "rooms: missing", "price: out of range [..]".
+_KIND = re.compile(r"(out of range \[[^\]]*\]|missing|unparseable value).*$")
 TEXT = pd.ArrowDtype(pa.string())
 
 __all__ = [
@@ -41,7 +45,6 @@ __all__ = [
     "CleaningResult",
     "check_raw_columns",
     "clean_listings",
-    "reason_counts",
 ]
 
 
@@ -81,15 +84,17 @@ class _Column:
 
 
 class _Reasons:
-    """The first reason found for each row wins."""
+    """The first reason found for each row wins; each reason also has its kind, for counts."""
 
     def __init__(self, n: int) -> None:
         self.text = np.full(n, None, dtype=object)
+        self.kind = np.full(n, None, dtype=object)
         self.found = np.zeros(n, dtype=bool)
 
-    def add(self, mask: np.ndarray, reasons: np.ndarray | str) -> None:
+    def add(self, mask: np.ndarray, text: np.ndarray | str, kind: np.ndarray | str) -> None:
         new = mask & ~self.found
-        self.text[new] = reasons[new] if isinstance(reasons, np.ndarray) else reasons
+        self.text[new] = text[new] if isinstance(text, np.ndarray) else text
+        self.kind[new] = kind[new] if isinstance(kind, np.ndarray) else kind
         self.found |= new
 
 
@@ -110,7 +115,7 @@ def clean_listings(raw: pd.DataFrame, bounds: Bounds | None = None) -> CleaningR
     if STRUCTURE_PROBLEM in raw.columns:
         problem = raw[STRUCTURE_PROBLEM].astype(TEXT)
         malformed = problem.notna().to_numpy()
-        reasons.add(malformed, problem.fillna("").to_numpy(dtype=object))
+        reasons.add(malformed, problem.fillna("").to_numpy(dtype=object), WRONG_FIELD_COUNT)
     else:
         malformed = np.zeros(n, dtype=bool)
 
@@ -121,33 +126,33 @@ def clean_listings(raw: pd.DataFrame, bounds: Bounds | None = None) -> CleaningR
 
     clean = pd.DataFrame(index=raw.index)
     cleared: dict[str, np.ndarray] = {}
-    out_of_bounds: list[np.ndarray] = []
+    out_of_bounds: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
     for column in NUMERIC_COLUMNS:
         source = columns[column.raw_name]
         parsed = parse_column(column.name, source.uniques, bounds)
         clean[column.name] = parsed.values[source.codes]
         cleared[column.name] = parsed.cleared[source.codes]
-        labels = np.array([_reason(column, p) for p in parsed.problem], dtype=object)[source.codes]
-        outside = np.array([str(p).startswith("out of range") for p in parsed.problem])
-        outside = outside[source.codes]
-        reasons.add((labels != None) & ~outside, labels)  # noqa: E711 (element-wise)
-        out_of_bounds.append(np.where(outside, labels, None))
+        text, kind, outside = _problems(column, parsed.problem)
+        has_problem = text[source.codes] != None  # noqa: E711 (element-wise)
+        is_outside = outside[source.codes]
+        reasons.add(has_problem & ~is_outside, text[source.codes], kind[source.codes])
+        out_of_bounds.append((is_outside, text[source.codes], kind[source.codes]))
     lat, lon, lone = clear_coordinates(clean["latitude"].to_numpy(), clean["longitude"].to_numpy())
     clean["latitude"], clean["longitude"] = lat, lon
 
     keys = hood_keys[hood.codes]
-    reasons.add(keys == "", "neighborhood: missing (blank)")
-    for labels in out_of_bounds:
-        reasons.add(labels != None, labels)  # noqa: E711 (element-wise)
+    reasons.add(keys == "", "neighborhood: missing (blank)", "neighborhood: missing")
+    for is_outside, text, kind in out_of_bounds:
+        reasons.add(is_outside, text, kind)
     clean["neighborhood"] = keys
-    names = display_names(
-        hood.uniques, hood_keys, np.bincount(hood.codes, minlength=len(hood_keys))
-    )
-    clean[NEIGHBORHOOD_NAME] = pd.Series(keys).map(names).to_numpy(dtype=object)
+    rows_per_name = np.bincount(hood.codes, minlength=len(hood_keys))
+    names = display_names(hood.uniques, hood_keys, rows_per_name)
+    display = np.array([names.get(key) for key in hood_keys], dtype=object)
+    clean[NEIGHBORHOOD_NAME] = display[hood.codes]
     for name in ("address", "city"):
-        column = columns[name]
-        values = np.array([None if is_missing_word(v) else v for v in column.uniques], dtype=object)
-        clean[name] = values[column.codes]
+        text = raw[name].astype(TEXT).fillna("").str.strip()
+        missing = text.str.lower().isin(sorted(MISSING_WORDS)).to_numpy(dtype=bool)
+        clean[name] = np.where(missing, None, text.to_numpy(dtype=object))
 
     rejected = reasons.found
     kept = ~rejected
@@ -156,22 +161,31 @@ def clean_listings(raw: pd.DataFrame, bounds: Bounds | None = None) -> CleaningR
     quarantined["reason"] = reasons.text[rejected]
     coordinates = cleared["latitude"] | cleared["longitude"] | lone
     output = clean.loc[kept, [*CLEAN_COLUMNS, NEIGHBORHOOD_NAME]].reset_index(drop=True)
+    kinds = pd.Series(reasons.kind[rejected], dtype=object).value_counts()
     return CleaningResult(
         clean=validate(output, CleanListings),
         quarantined=quarantined.reset_index(drop=True),
         coordinates_cleared=int((coordinates & kept).sum()),
         fees_cleared=int((cleared["adm_fees"] & kept).sum()),
-        reasons=reason_counts(pd.Series(reasons.text[rejected], dtype=object)),
+        reasons={str(kind): int(rows) for kind, rows in kinds.items()},
     )
 
 
-def _reason(column: NumericColumn, problem: str | None) -> str | None:
-    """``square-foot: unparseable value 'x'``; bounds name the clean column (``rooms: out of
-    range [1, 6]: 9``), as the configuration does."""
-    if problem is None:
-        return None
-    name = column.name if problem.startswith("out of range") else column.raw_name
-    return f"{name}: {problem}"
+def _problems(
+    column: NumericColumn, problems: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per distinct value: the reason text (``square-foot: unparseable value 'x'``; bounds
+    name the clean column, as the configuration does: ``rooms: out of range [1, 6]: 9``), its
+    kind (``rooms: out of range [1, 6]``) and whether it is a bounds problem."""
+    text = np.full(len(problems), None, dtype=object)
+    kind = np.full(len(problems), None, dtype=object)
+    outside = np.zeros(len(problems), dtype=bool)
+    for i in np.flatnonzero(problems != None):  # noqa: E711 (element-wise)
+        problem = problems[i]
+        outside[i] = problem.startswith("out of range")
+        text[i] = f"{column.name if outside[i] else column.raw_name}: {problem}"
+        kind[i] = _KIND.sub(r"\1", text[i])
+    return text, kind, outside
 
 
 def _reject_duplicates(
@@ -190,16 +204,4 @@ def _reject_duplicates(
     duplicated = first != np.arange(n)
     text = np.full(n, None, dtype=object)
     text[duplicated] = [f"duplicate of raw row {i}" for i in first[duplicated]]
-    reasons.add(duplicated, text)
-
-
-def reason_counts(reasons: pd.Series) -> dict[str, int]:
-    """Count reasons by kind (the text before the detail), e.g. ``rooms: missing``."""
-    kinds = (
-        reasons.astype(str)
-        .str.replace(
-            r"(out of range \[[^\]]*\]|missing|unparseable value|duplicate).*$", r"\1", regex=True
-        )
-        .str.replace(r"^(line \d+|a row): .*$", "wrong number of fields", regex=True)
-    )
-    return {str(k): int(v) for k, v in kinds.value_counts().items()}
+    reasons.add(duplicated, text, "duplicate")
