@@ -9,6 +9,7 @@ still holds. The first column is never taken as an index.
 
 from __future__ import annotations
 
+import codecs
 import io
 from dataclasses import dataclass
 
@@ -59,21 +60,25 @@ def read_listings_csv(content: bytes) -> ListingsCsv:
     """Parse CSV bytes into text columns; malformed rows kept as described above.
 
     Raises ``CsvStructureError`` when the header is missing or repeats a name, when the text
-    cannot be parsed (e.g. an unterminated quote), and when every data row is malformed (naming
-    the first bad line).
+    cannot be parsed, and when every data row is malformed (naming the first bad line).
     """
-    for encoding in ENCODINGS:
-        try:
-            return _read(content, encoding)
-        except (pa.ArrowInvalid, UnicodeDecodeError) as exc:
-            if encoding == ENCODINGS[0] and _is_encoding_error(exc):
-                continue
-            raise CsvStructureError(f"not a readable CSV: {exc}") from exc
-    raise AssertionError("latin-1 decodes any byte")
+    encoding = detect_encoding(content)
+    try:
+        return _read(content, encoding)
+    except pa.ArrowInvalid as exc:
+        raise CsvStructureError(f"not a readable CSV: {exc}") from exc
 
 
-def _is_encoding_error(exc: Exception) -> bool:
-    return isinstance(exc, UnicodeDecodeError) or "UTF8" in str(exc) or "utf-8" in str(exc)
+def detect_encoding(content: bytes, chunk: int = 1 << 20) -> str:
+    """``utf-8`` when ``content`` is valid UTF-8 (checked chunk by chunk), else ``latin-1``."""
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    try:
+        for start in range(0, len(content), chunk):
+            decoder.decode(content[start : start + chunk])
+        decoder.decode(b"", final=True)
+    except UnicodeDecodeError:
+        return ENCODINGS[1]
+    return ENCODINGS[0]
 
 
 def _header(content: bytes, encoding: str) -> list[str]:
