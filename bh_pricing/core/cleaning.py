@@ -91,10 +91,19 @@ class _Reasons:
         self.kind = np.full(n, None, dtype=object)
         self.found = np.zeros(n, dtype=bool)
 
-    def add(self, mask: np.ndarray, text: np.ndarray | str, kind: np.ndarray | str) -> None:
+    def add(
+        self,
+        mask: np.ndarray,
+        text: np.ndarray | str,
+        kind: np.ndarray | str,
+        codes: np.ndarray | None = None,
+    ) -> None:
+        """Give rows in ``mask`` without a reason yet ``text`` and ``kind``: constants, per-row
+        arrays, or per-distinct-value arrays indexed by ``codes``."""
         new = mask & ~self.found
-        self.text[new] = text[new] if isinstance(text, np.ndarray) else text
-        self.kind[new] = kind[new] if isinstance(kind, np.ndarray) else kind
+        where = new if codes is None else codes[new]
+        self.text[new] = text[where] if isinstance(text, np.ndarray) else text
+        self.kind[new] = kind[where] if isinstance(kind, np.ndarray) else kind
         self.found |= new
 
 
@@ -126,33 +135,33 @@ def clean_listings(raw: pd.DataFrame, bounds: Bounds | None = None) -> CleaningR
 
     clean = pd.DataFrame(index=raw.index)
     cleared: dict[str, np.ndarray] = {}
-    out_of_bounds: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+    out_of_bounds: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = []
     for column in NUMERIC_COLUMNS:
         source = columns[column.raw_name]
         parsed = parse_column(column.name, source.uniques, bounds)
         clean[column.name] = parsed.values[source.codes]
         cleared[column.name] = parsed.cleared[source.codes]
         text, kind, outside = _problems(column, parsed.problem)
-        has_problem = text[source.codes] != None  # noqa: E711 (element-wise)
+        has_problem = (text != None)[source.codes]  # noqa: E711 (element-wise)
         is_outside = outside[source.codes]
-        reasons.add(has_problem & ~is_outside, text[source.codes], kind[source.codes])
-        out_of_bounds.append((is_outside, text[source.codes], kind[source.codes]))
+        reasons.add(has_problem & ~is_outside, text, kind, source.codes)
+        out_of_bounds.append((is_outside, text, kind, source.codes))
     lat, lon, lone = clear_coordinates(clean["latitude"].to_numpy(), clean["longitude"].to_numpy())
     clean["latitude"], clean["longitude"] = lat, lon
 
     keys = hood_keys[hood.codes]
     reasons.add(keys == "", "neighborhood: missing (blank)", "neighborhood: missing")
-    for is_outside, text, kind in out_of_bounds:
-        reasons.add(is_outside, text, kind)
+    for is_outside, text, kind, codes in out_of_bounds:
+        reasons.add(is_outside, text, kind, codes)
     clean["neighborhood"] = keys
     rows_per_name = np.bincount(hood.codes, minlength=len(hood_keys))
     names = display_names(hood.uniques, hood_keys, rows_per_name)
     display = np.array([names.get(key) for key in hood_keys], dtype=object)
     clean[NEIGHBORHOOD_NAME] = display[hood.codes]
     for name in ("address", "city"):
-        text = raw[name].astype(TEXT).fillna("").str.strip()
-        missing = text.str.lower().isin(sorted(MISSING_WORDS)).to_numpy(dtype=bool)
-        clean[name] = np.where(missing, None, text.to_numpy(dtype=object))
+        column = columns.pop(name)
+        missing = np.array([v.casefold() in MISSING_WORDS for v in column.uniques], dtype=bool)
+        clean[name] = np.where(missing, None, column.uniques)[column.codes]
 
     rejected = reasons.found
     kept = ~rejected
