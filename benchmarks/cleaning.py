@@ -142,8 +142,8 @@ def main() -> None:
     for label, _ in inputs:
         new, old = results[label, "new"], results[label, "reference"]
         print(
-            f"{label}: new is {old['seconds'] / new['seconds']:.1f}x faster, "
-            f"{old['added_mb'] / max(new['added_mb'], 1):.1f}x less memory than the reference"
+            f"{label}: new takes {new['seconds'] / old['seconds']:.2f}x the reference's time "
+            f"and {new['added_mb'] / max(old['added_mb'], 1):.2f}x its memory"
         )
     if "1,000,000" in {label for label, _ in inputs}:
         new = results["1,000,000", "new"]
