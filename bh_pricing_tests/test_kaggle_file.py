@@ -42,6 +42,19 @@ def test_real_defects_are_recognised(cleaned):
     assert result.clean["square_foot"].between(10, 1000).all()
 
 
+def test_implausible_real_fees_are_cleared(cleaned):
+    _, result = cleaned
+    fees = result.clean["adm_fees"]
+    assert result.fees_cleared >= 300, "placeholder fees (0-20 BRL) and prices typed as fees"
+    assert ((fees == 0) | fees.between(50, 20_000)).all(), "no implausible fee stays a feature"
+
+
+def test_the_real_file_is_read_without_malformed_rows(cleaned):
+    raw, _ = cleaned
+    assert raw.malformed_rows == 0
+    assert raw.encoding == "utf-8"
+
+
 def test_boosting_beats_the_baseline_and_comparables_beat_boosting_on_real_data(cleaned):
     _, result = cleaned
     train, test = train_test_split(result.clean, test_size=0.2, random_state=42)

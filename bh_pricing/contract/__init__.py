@@ -15,7 +15,6 @@ from bh_pricing.contract.listing import (
     ParsedColumn,
     clear_coordinates,
     parse_column,
-    parse_numeric_columns,
 )
 from bh_pricing.contract.neighborhood import (
     canonical_name,

@@ -16,13 +16,13 @@ Standard library and numpy only (the endpoint ships no pandas).
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, fields
 from typing import Any, Literal
 
 import numpy as np
 
-from bh_pricing.contract.values import INVALID, MISSING, parse_numbers
+from bh_pricing.contract.values import parse_numbers
 
 
 @dataclass(frozen=True)
@@ -116,8 +116,7 @@ def parse_column(
     else:
         values = np.where(missing, column.if_missing, values)
     low, high = getattr(bounds, name)
-    with np.errstate(invalid="ignore"):
-        outside = (parsed.state == 0) & ((values < low) | (values > high))
+    outside = (parsed.state == 0) & ((values < low) | (values > high))
     if column.if_missing is not None:
         outside &= values != column.if_missing
     cleared = np.zeros(len(values), dtype=bool)
@@ -141,16 +140,3 @@ def clear_coordinates(
     longitude, mask of rows that had one coordinate and lost it)."""
     lone = np.isnan(latitude) != np.isnan(longitude)
     return np.where(lone, np.nan, latitude), np.where(lone, np.nan, longitude), lone
-
-
-def parse_numeric_columns(
-    raw: Mapping[str, Sequence[Any] | np.ndarray], bounds: Bounds = DEFAULT_BOUNDS
-) -> dict[str, ParsedColumn]:
-    """Every numeric feature present in ``raw`` (keyed by clean name), coordinates as a pair."""
-    parsed = {name: parse_column(name, values, bounds) for name, values in raw.items()}
-    if all(name in parsed for name in COORDINATES):
-        lat, lon = parsed["latitude"], parsed["longitude"]
-        lat_values, lon_values, lone = clear_coordinates(lat.values, lon.values)
-        parsed["latitude"] = ParsedColumn(lat_values, lat.problem, lat.cleared | lone)
-        parsed["longitude"] = ParsedColumn(lon_values, lon.problem, lon.cleared | lone)
-    return parsed

@@ -12,6 +12,7 @@ from __future__ import annotations
 import unicodedata
 from collections import Counter
 from collections.abc import Iterable, Sequence
+from itertools import repeat
 from typing import Any
 
 import numpy as np
@@ -24,7 +25,8 @@ def canonical_name(name: str) -> str:
 
     Steps: Unicode compatibility normal form (NFKC: full-width letters, ligatures, non-breaking
     spaces), accents removed (NFD, combining marks dropped), case folded, every run of
-    whitespace collapsed to one space, ends stripped. ``"  Santo  ANTÔNIO "`` -> ``"santo antonio"``.
+    whitespace collapsed to one space, ends stripped:
+    ``"  Santo  ANTÔNIO "`` -> ``"santo antonio"``.
     """
     if is_missing_word(name):
         return ""
@@ -66,12 +68,18 @@ def tidy_name(name: str) -> str:
     return " ".join(unicodedata.normalize("NFC", name).split())
 
 
-def display_names(names: Iterable[str], keys: Iterable[str]) -> dict[str, str]:
-    """Per canonical key, its most frequent tidied spelling (ties: the first in sort order)."""
+def display_names(
+    names: Iterable[str], keys: Iterable[str], counts: Iterable[int] | None = None
+) -> dict[str, str]:
+    """Per canonical key, its most frequent tidied spelling (ties: the first in sort order).
+
+    ``counts`` weighs each name (e.g. distinct names with their row counts); default 1 each.
+    """
     spellings: dict[str, Counter[str]] = {}
-    for name, key in zip(names, keys, strict=True):
+    weights = counts if counts is not None else repeat(1)
+    for name, key, weight in zip(names, keys, weights, strict=False):
         if key:
-            spellings.setdefault(key, Counter())[tidy_name(name)] += 1
+            spellings.setdefault(key, Counter())[tidy_name(name)] += int(weight)
     return {
         key: min(counts.items(), key=lambda item: (-item[1], item[0]))[0]
         for key, counts in spellings.items()

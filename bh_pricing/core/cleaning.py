@@ -1,4 +1,10 @@
-"""Turn raw Kaggle-format listings into clean listings plus a quarantine of rejected rows."""
+"""Turn raw Kaggle-format listings into clean listings plus a quarantine of rejected rows.
+
+How a value becomes a feature (numbers, ranges, missing-value words, plausibility bounds,
+canonical neighborhoods) is decided by the listing contract, ``bh_pricing.contract``, which the
+endpoint uses too. Cleaning applies it column by column to the distinct values of each column
+(pyarrow-backed text), so 1 M rows cost about as much as their distinct values.
+"""
 
 from __future__ import annotations
 
@@ -7,61 +13,54 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from bh_pricing.constants import CLEAN_COLUMNS, RAW_COLUMNS
+from bh_pricing.contract import (
+    MISSING_WORDS,
+    NUMERIC_COLUMNS,
+    NUMERIC_RAW_TO_CLEAN,
+    Bounds,
+    NumericColumn,
+    canonical_neighborhood,
+    clear_coordinates,
+    display_names,
+    parse_column,
+)
 from bh_pricing.core.schemas import CleanListings, validate
 
-_NUMBER = re.compile(r"^-?\d+(?:\.\d+)?$")
-_RANGE = re.compile(r"^(\d+(?:\.\d+)?)\s*-\s*(\d+(?:\.\d+)?)$")
-MISSING_MARK = "--"
+# Optional raw column written by the CSV reader: why a row has the wrong number of fields.
+STRUCTURE_PROBLEM = "structure_problem"
+NEIGHBORHOOD_NAME = "neighborhood_name"
+WRONG_FIELD_COUNT = "wrong number of fields"
+# A reason's kind: the text before its detail, e.g. "rooms: missing", "price: out of range [..]".
+_KIND = re.compile(r"(out of range \[[^\]]*\]|missing|unparseable value).*$")
+TEXT = pd.ArrowDtype(pa.string())
 
-# raw name -> clean name for the numeric columns
-NUMERIC_RAW_TO_CLEAN = {
-    "price": "price",
-    "square-foot": "square_foot",
-    "rooms": "rooms",
-    "garage-places": "garage_places",
-    "adm-fees": "adm_fees",
-    "latitude": "latitude",
-    "longitude": "longitude",
-}
-# What a blank or "--" means per column; None = the row cannot be used.
-_MISSING_MEANS: dict[str, float | None] = {
-    "price": None,
-    "square_foot": None,
-    "rooms": None,
-    "garage_places": 0.0,  # listing sites print "--" for "no garage"
-    "adm_fees": 0.0,  # blank condominium fee = no fee
-    "latitude": np.nan,
-    "longitude": np.nan,
-}
-
-
-@dataclass(frozen=True)
-class Bounds:
-    """Accepted ranges (inclusive); rows outside are quarantined. Defaults: earlier project's."""
-
-    price: tuple[float, float] = (1e5, 4e6)
-    square_foot: tuple[float, float] = (10.0, 1000.0)
-    rooms: tuple[float, float] = (1.0, 6.0)
-    garage_places: tuple[float, float] = (0.0, 6.0)
-
-
-@dataclass(frozen=True)
-class GeoBox:
-    """Belo Horizonte metro area; coordinates outside are set to missing, not rejected."""
-
-    latitude: tuple[float, float] = (-20.30, -19.50)
-    longitude: tuple[float, float] = (-44.35, -43.60)
+__all__ = [
+    "NEIGHBORHOOD_NAME",
+    "NUMERIC_RAW_TO_CLEAN",
+    "STRUCTURE_PROBLEM",
+    "Bounds",
+    "CleaningResult",
+    "check_raw_columns",
+    "clean_listings",
+]
 
 
 @dataclass
 class CleaningResult:
-    """Outcome of cleaning: every raw row is in exactly one of ``clean`` or ``quarantined``."""
+    """Outcome of cleaning: every raw row is in exactly one of ``clean`` or ``quarantined``.
+
+    ``coordinates_cleared``: clean rows whose coordinates were set to missing (outside the
+    bounds, or one of the pair missing); ``fees_cleared``: clean rows whose fee was outside its
+    bounds and now means "no fee"; ``reasons``: quarantined rows per reason kind.
+    """
 
     clean: pd.DataFrame
     quarantined: pd.DataFrame
     coordinates_cleared: int = 0
+    fees_cleared: int = 0
     reasons: dict[str, int] = field(default_factory=dict)
 
 
@@ -74,92 +73,144 @@ def check_raw_columns(raw: pd.DataFrame, source: str) -> None:
         )
 
 
-def normalize_text(raw: pd.DataFrame) -> pd.DataFrame:
-    """Every raw column as stripped text, blanks as empty strings."""
-    text = raw.loc[:, list(RAW_COLUMNS)].astype("string").fillna("")
-    return text.apply(lambda s: s.str.strip()).astype(object)
+class _Column:
+    """One raw column as its distinct stripped values and, per row, the index of its value."""
+
+    def __init__(self, values: pd.Series) -> None:
+        text = values.astype(TEXT).fillna("").str.strip()
+        codes, uniques = pd.factorize(text)
+        self.codes = codes
+        self.uniques = np.asarray(uniques, dtype=object)
 
 
-def parse_numeric(text: pd.Series, missing_value: float | None) -> tuple[pd.Series, pd.Series]:
-    """Parse numbers, ``a-b`` ranges (midpoint), blanks and ``--``.
+class _Reasons:
+    """The first reason found for each row wins; each reason also has its kind, for counts."""
 
-    Returns the values and, per row, an error message or ``None``.
+    def __init__(self, n: int) -> None:
+        self.text = np.full(n, None, dtype=object)
+        self.kind = np.full(n, None, dtype=object)
+        self.found = np.zeros(n, dtype=bool)
+
+    def add(
+        self,
+        mask: np.ndarray,
+        text: np.ndarray | str,
+        kind: np.ndarray | str,
+        codes: np.ndarray | None = None,
+    ) -> None:
+        """Give rows in ``mask`` without a reason yet ``text`` and ``kind``: constants, per-row
+        arrays, or per-distinct-value arrays indexed by ``codes``."""
+        new = mask & ~self.found
+        where = new if codes is None else codes[new]
+        self.text[new] = text[where] if isinstance(text, np.ndarray) else text
+        self.kind[new] = kind[where] if isinstance(kind, np.ndarray) else kind
+        self.found |= new
+
+
+def clean_listings(raw: pd.DataFrame, bounds: Bounds | None = None) -> CleaningResult:
+    """Clean raw listings; rejected rows go to the quarantine with a reason.
+
+    Reasons, first found wins: a malformed CSV row (``STRUCTURE_PROBLEM``), a duplicate of an
+    earlier raw row (after stripping, neighborhoods compared by canonical key), then per column
+    a missing, unparseable or out-of-bounds value, a missing neighborhood. Fees out of bounds
+    and coordinates off the map are cleared, not rejected. Raises ``ValueError`` naming missing
+    raw columns and ``DataContractError`` if the result breaks ``CleanListings``.
     """
-    values = pd.Series(np.nan, index=text.index, dtype=float)
-    errors = pd.Series(None, index=text.index, dtype=object)
-    is_number = text.str.match(_NUMBER)
-    values[is_number] = text[is_number].astype(float)
-    ranges = text.str.extract(_RANGE).astype(float)
-    is_range = ranges[0].notna() & ~is_number
-    values[is_range] = (ranges.loc[is_range, 0] + ranges.loc[is_range, 1]) / 2
-    is_missing = text.isin(["", MISSING_MARK])
-    if missing_value is None:
-        errors[is_missing] = "missing (" + text[is_missing].replace("", "blank") + ")"
-    else:
-        values[is_missing] = missing_value
-    bad = ~(is_number | is_range | is_missing)
-    errors[bad] = "unparseable value " + text[bad].map(repr)
-    return values, errors.astype(object).where(errors.notna(), None)
-
-
-def clean_listings(
-    raw: pd.DataFrame, bounds: Bounds | None = None, geo: GeoBox | None = None
-) -> CleaningResult:
-    """Clean raw listings; rejected rows go to the quarantine with a reason."""
     bounds = bounds or Bounds()
-    geo = geo or GeoBox()
     check_raw_columns(raw, "raw listings")
-    text = normalize_text(raw).reset_index(drop=True)
-    reasons = pd.Series("", index=text.index, dtype=object)
+    raw = raw.reset_index(drop=True)
+    n = len(raw)
+    reasons = _Reasons(n)
+    if STRUCTURE_PROBLEM in raw.columns:
+        problem = raw[STRUCTURE_PROBLEM].astype(TEXT)
+        malformed = problem.notna().to_numpy()
+        reasons.add(malformed, problem.fillna("").to_numpy(dtype=object), WRONG_FIELD_COUNT)
+    else:
+        malformed = np.zeros(n, dtype=bool)
 
-    def reject(mask: pd.Series, reason: pd.Series | str) -> None:
-        mask = mask & (reasons == "")
-        reasons[mask] = reason[mask] if isinstance(reason, pd.Series) else reason
+    columns = {name: _Column(raw[name]) for name in RAW_COLUMNS}
+    hood = columns["neighborhood"]
+    hood_keys = canonical_neighborhood(hood.uniques)
+    _reject_duplicates(columns, hood_keys, malformed, reasons)
 
-    duplicated = text.duplicated(keep="first")
-    first_of = text.groupby(list(text.columns), sort=False, dropna=False).ngroup()
-    first_row = pd.Series(text.index, index=text.index).groupby(first_of).transform("min")
-    reject(duplicated, "duplicate of raw row " + first_row.astype(str))
+    clean = pd.DataFrame(index=raw.index)
+    cleared: dict[str, np.ndarray] = {}
+    out_of_bounds: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = []
+    for column in NUMERIC_COLUMNS:
+        source = columns[column.raw_name]
+        parsed = parse_column(column.name, source.uniques, bounds)
+        clean[column.name] = parsed.values[source.codes]
+        cleared[column.name] = parsed.cleared[source.codes]
+        text, kind, outside = _problems(column, parsed.problem)
+        has_problem = (text != None)[source.codes]  # noqa: E711 (element-wise)
+        is_outside = outside[source.codes]
+        reasons.add(has_problem & ~is_outside, text, kind, source.codes)
+        out_of_bounds.append((is_outside, text, kind, source.codes))
+    lat, lon, lone = clear_coordinates(clean["latitude"].to_numpy(), clean["longitude"].to_numpy())
+    clean["latitude"], clean["longitude"] = lat, lon
 
-    clean = pd.DataFrame(index=text.index)
-    for raw_name, name in NUMERIC_RAW_TO_CLEAN.items():
-        values, errors = parse_numeric(text[raw_name], _MISSING_MEANS[name])
-        clean[name] = values
-        reject(errors.notna(), f"{raw_name}: " + errors.fillna(""))
+    keys = hood_keys[hood.codes]
+    reasons.add(keys == "", "neighborhood: missing (blank)", "neighborhood: missing")
+    for is_outside, text, kind, codes in out_of_bounds:
+        reasons.add(is_outside, text, kind, codes)
+    clean["neighborhood"] = keys
+    rows_per_name = np.bincount(hood.codes, minlength=len(hood_keys))
+    names = display_names(hood.uniques, hood_keys, rows_per_name)
+    display = np.array([names.get(key) for key in hood_keys], dtype=object)
+    clean[NEIGHBORHOOD_NAME] = display[hood.codes]
+    for name in ("address", "city"):
+        column = columns.pop(name)
+        missing = np.array([v.casefold() in MISSING_WORDS for v in column.uniques], dtype=bool)
+        clean[name] = np.where(missing, None, column.uniques)[column.codes]
 
-    clean["neighborhood"] = text["neighborhood"]
-    reject(text["neighborhood"] == "", "neighborhood: missing (blank)")
-    clean["address"] = text["address"].replace("", None)
-    clean["city"] = text["city"].replace("", None)
-
-    for name, (low, high) in vars(bounds).items():
-        outside = ~clean[name].between(low, high) & clean[name].notna()
-        reject(
-            outside, f"{name}: out of range [{low:g}, {high:g}]: " + clean[name].map("{:g}".format)
-        )
-
-    off_map = ~(
-        clean["latitude"].between(*geo.latitude) & clean["longitude"].between(*geo.longitude)
-    )
-    has_coordinates = clean["latitude"].notna() | clean["longitude"].notna()
-    clean.loc[off_map, ["latitude", "longitude"]] = np.nan
-
-    rejected = reasons != ""
-    quarantined = raw.reset_index(drop=True).loc[rejected, list(RAW_COLUMNS)].astype("string")
-    quarantined.insert(0, "raw_row", quarantined.index.astype(int))
-    quarantined["reason"] = reasons[rejected]
-    kept = clean.loc[~rejected, list(CLEAN_COLUMNS)].reset_index(drop=True)
+    rejected = reasons.found
+    kept = ~rejected
+    quarantined = raw.loc[rejected, list(RAW_COLUMNS)].astype("string")
+    quarantined.insert(0, "raw_row", np.flatnonzero(rejected))
+    quarantined["reason"] = reasons.text[rejected]
+    coordinates = cleared["latitude"] | cleared["longitude"] | lone
+    output = clean.loc[kept, [*CLEAN_COLUMNS, NEIGHBORHOOD_NAME]].reset_index(drop=True)
+    kinds = pd.Series(reasons.kind[rejected], dtype=object).value_counts()
     return CleaningResult(
-        clean=validate(kept, CleanListings),
+        clean=validate(output, CleanListings),
         quarantined=quarantined.reset_index(drop=True),
-        coordinates_cleared=int((off_map & has_coordinates & ~rejected).sum()),
-        reasons=reason_counts(reasons[rejected]),
+        coordinates_cleared=int((coordinates & kept).sum()),
+        fees_cleared=int((cleared["adm_fees"] & kept).sum()),
+        reasons={str(kind): int(rows) for kind, rows in kinds.items()},
     )
 
 
-def reason_counts(reasons: pd.Series) -> dict[str, int]:
-    """Count reasons by kind (the text before the detail), e.g. ``rooms: missing``."""
-    kinds = reasons.str.replace(
-        r"(out of range \[[^\]]*\]|missing|unparseable value|duplicate).*$", r"\1", regex=True
-    )
-    return {str(k): int(v) for k, v in kinds.value_counts().items()}
+def _problems(
+    column: NumericColumn, problems: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per distinct value: the reason text (``square-foot: unparseable value 'x'``; bounds
+    name the clean column, as the configuration does: ``rooms: out of range [1, 6]: 9``), its
+    kind (``rooms: out of range [1, 6]``) and whether it is a bounds problem."""
+    text = np.full(len(problems), None, dtype=object)
+    kind = np.full(len(problems), None, dtype=object)
+    outside = np.zeros(len(problems), dtype=bool)
+    for i in np.flatnonzero(problems != None):  # noqa: E711 (element-wise)
+        problem = problems[i]
+        outside[i] = problem.startswith("out of range")
+        text[i] = f"{column.name if outside[i] else column.raw_name}: {problem}"
+        kind[i] = _KIND.sub(r"\1", text[i])
+    return text, kind, outside
+
+
+def _reject_duplicates(
+    columns: dict[str, _Column], hood_keys: np.ndarray, malformed: np.ndarray, reasons: _Reasons
+) -> None:
+    """Quarantine exact duplicates (stripped text, canonical neighborhood) of an earlier row."""
+    n = len(malformed)
+    ids = np.where(malformed, np.arange(1, n + 1), 0)
+    for name, column in columns.items():
+        codes = column.codes
+        if name == "neighborhood":
+            codes = pd.factorize(hood_keys)[0][codes] if len(hood_keys) else codes
+        ids = pd.factorize(ids.astype(np.int64) * (int(codes.max(initial=0)) + 1) + codes)[0]
+    _, first_of_id = np.unique(ids, return_index=True)
+    first = first_of_id[ids]
+    duplicated = first != np.arange(n)
+    text = np.full(n, None, dtype=object)
+    text[duplicated] = [f"duplicate of raw row {i}" for i in first[duplicated]]
+    reasons.add(duplicated, text, "duplicate")

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from bh_pricing.constants import RAW_COLUMNS
 
@@ -78,10 +80,16 @@ STREETS = (
 
 
 RELISTED_SHARE = 0.15
+TEXT = pd.ArrowDtype(pa.string())
+DEFAULT_ROWS = 5981  # the real file's size
 
 
-def generate_raw_listings(n_rows: int = 5981, seed: int = 0) -> pd.DataFrame:
-    """Return ``n_rows`` raw listings as text columns in the Kaggle format."""
+def generate_raw_listings(n_rows: int = DEFAULT_ROWS, seed: int = 0) -> pd.DataFrame:
+    """Return ``n_rows`` raw listings as text columns (``string[pyarrow]``) in the Kaggle format.
+
+    Vectorised: 1 M rows take a few seconds. Same ``n_rows`` and ``seed``, same frame.
+    Raises ``ValueError`` when ``n_rows`` is not positive.
+    """
     if n_rows < 1:
         raise ValueError(f"n_rows must be positive, got {n_rows}")
     rng = np.random.default_rng(seed)
@@ -110,7 +118,7 @@ def generate_raw_listings(n_rows: int = 5981, seed: int = 0) -> pd.DataFrame:
     # The same flat offered again (another agency, a later ad): same address, coordinates, area,
     # rooms, parking and fees, a price a few % apart.
     relisted = _rows(rng, n_rows, RELISTED_SHARE)
-    source = rng.choice(np.setdiff1d(np.arange(n_rows), relisted), len(relisted))
+    source = rng.choice(_all_but(n_rows, relisted), len(relisted))
     for column in (area, rooms, garage, lat, lon, fees, street, number):
         column[relisted] = column[source]
     hood.iloc[relisted] = hood.iloc[source].to_numpy()
@@ -118,20 +126,47 @@ def generate_raw_listings(n_rows: int = 5981, seed: int = 0) -> pd.DataFrame:
 
     raw = pd.DataFrame(
         {
-            "address": [f"{STREETS[s]}, {num} " for s, num in zip(street, number, strict=True)],
-            "adm-fees": [f"{f:.1f}" for f in fees],
-            "garage-places": [str(int(g)) for g in garage],
-            "price": [f"{p:.1f}" for p in price],
-            "rooms": [str(int(r)) for r in rooms],
-            "square-foot": [str(int(a)) for a in area],
-            "neighborhood": " " + hood["name"],
-            "city": " " + hood["city"] + " ",
-            "latitude": [f"{v:.7f}" for v in lat],
-            "longitude": [f"{v:.7f}" for v in lon],
+            "address": _join(np.asarray(STREETS)[street], ", ", _integers(number), " "),
+            "adm-fees": _join(_integers(fees), ".0"),
+            "garage-places": _integers(garage),
+            "price": _join(_integers(price), ".0"),
+            "rooms": _integers(rooms),
+            "square-foot": _integers(area),
+            "neighborhood": _join(" ", hood["name"].to_numpy(dtype=str)),
+            "city": _join(" ", hood["city"].to_numpy(dtype=str), " "),
+            "latitude": _fixed7(lat),
+            "longitude": _fixed7(lon),
         }
-    )
+    ).astype(TEXT)
     _add_mess(raw, rng)
     return raw.loc[:, list(RAW_COLUMNS)]
+
+
+def _integers(values: np.ndarray) -> pa.Array:
+    """Whole numbers as text, like ``str(int(v))``."""
+    return pa.array(values.astype(np.int64)).cast(pa.string())
+
+
+def _join(*parts: object) -> pa.Array:
+    """Element-wise concatenation of text arrays and constant strings."""
+    arrays = [p if isinstance(p, str) else pa.array(p, type=pa.string()) for p in parts]
+    return pc.binary_join_element_wise(*arrays, "")
+
+
+def _fixed7(values: np.ndarray) -> pa.Array:
+    """``f"{v:.7f}"`` for every value: integer arithmetic on tenths of a microdegree (rounded
+    half to even, like ``format``)."""
+    scaled = np.round(np.abs(values) * 1e7).astype(np.int64)
+    fraction = pc.utf8_lpad(_integers(scaled % 10_000_000), 7, "0")
+    sign = np.where((values < 0) & (scaled > 0), "-", "")
+    return _join(sign, _integers(scaled // 10_000_000), ".", fraction)
+
+
+def _all_but(n: int, rows: np.ndarray) -> np.ndarray:
+    """``np.setdiff1d(np.arange(n), rows)`` in linear time."""
+    keep = np.ones(n, dtype=bool)
+    keep[rows] = False
+    return np.flatnonzero(keep)
 
 
 def _rows(rng: np.random.Generator, n: int, share: float) -> np.ndarray:
@@ -160,5 +195,5 @@ def _add_mess(raw: pd.DataFrame, rng: np.random.Generator) -> None:
     raw.loc[far, "latitude"] = [f"{v:.7f}" for v in rng.uniform(-23.5, -18.0, len(far))]
     raw.loc[far, "longitude"] = [f"{v:.7f}" for v in rng.uniform(-47.0, -41.0, len(far))]
     duplicates = _rows(rng, n, 0.01)
-    targets = rng.choice(np.setdiff1d(np.arange(n), duplicates), len(duplicates), replace=False)
+    targets = rng.choice(_all_but(n, duplicates), len(duplicates), replace=False)
     raw.loc[duplicates] = raw.loc[targets].to_numpy()

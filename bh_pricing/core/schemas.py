@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Optional
+
 import pandas as pd
 import pandera.errors as pa_errors
 import pandera.pandas as pa
@@ -53,11 +55,17 @@ class ListingFeatures(_Base):
 
 
 class CleanListings(ListingFeatures):
-    """Cleaned listings: snake_case, numeric, ranges resolved, out-of-range rows removed."""
+    """Cleaned listings: snake_case, numeric, ranges resolved, out-of-range rows removed.
+
+    ``neighborhood`` is the canonical key (``bh_pricing.contract.canonical_neighborhood``, e.g.
+    ``santo antonio``) that models train on; the optional ``neighborhood_name`` is its display
+    name (most frequent original spelling, e.g. ``Santo Antônio``).
+    """
 
     price: Series[float] = pa.Field(gt=0)
     address: Series[str] = pa.Field(nullable=True)
     city: Series[str] = pa.Field(nullable=True)
+    neighborhood_name: Optional[Series[str]] = pa.Field(nullable=True)  # noqa: UP045 (pandera)
 
     class Config:
         strict = True

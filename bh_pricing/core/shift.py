@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from bh_pricing.constants import RAW_COLUMNS, TARGET_COLUMN
-from bh_pricing.core.cleaning import NUMERIC_RAW_TO_CLEAN
+from bh_pricing.core.cleaning import NEIGHBORHOOD_NAME, NUMERIC_RAW_TO_CLEAN
 from bh_pricing.io import storage
 
 
@@ -100,6 +100,8 @@ def to_raw_format(clean: pd.DataFrame) -> pd.DataFrame:
         raw[raw_name] = _as_text(clean[name])
     for name in ("address", "neighborhood", "city"):
         text = clean[name] if name in clean else pd.Series(None, index=clean.index)
+        if name == "neighborhood" and NEIGHBORHOOD_NAME in clean:
+            text = clean[NEIGHBORHOOD_NAME].fillna(text)  # the display spelling, as scraped
         raw[name] = text.astype("string").fillna("").astype(object)
     return raw.loc[:, list(RAW_COLUMNS)].reset_index(drop=True)
 

@@ -227,7 +227,7 @@ def _warnings(model: ServedModel, listings: list[Listing], single: bool) -> list
     notes = []
     for i, listing in enumerate(listings):
         where = "" if single else f"[{i}]."
-        if model.known_neighborhoods and listing.neighborhood not in model.known_neighborhoods:
+        if model.known_neighborhoods and not model.knows_neighborhood(listing.neighborhood):
             notes.append(
                 f"{where}neighborhood: {listing.neighborhood!r} was not seen in training; "
                 "priced from the other features"

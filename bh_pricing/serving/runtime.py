@@ -8,12 +8,14 @@ import logging
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import numpy as np
 import onnxruntime as ort
 from onnxruntime.capi.onnxruntime_pybind11_state import Fail, InvalidArgument, InvalidProtobuf
 from pydantic import ValidationError
 
+from bh_pricing.contract import canonical_name, known_lookup, to_known
 from bh_pricing.io import storage
 from bh_pricing.serving.manifest import (
     CURRENT_FILE,
@@ -24,6 +26,7 @@ from bh_pricing.serving.manifest import (
 )
 
 logger = logging.getLogger(__name__)
+NEIGHBORHOOD = "neighborhood"
 
 
 class BundleError(RuntimeError):
@@ -39,11 +42,26 @@ class ServedModel:
     session: ort.InferenceSession
     known_neighborhoods: frozenset[str] = field(default_factory=frozenset)
 
+    @cached_property
+    def neighborhood_lookup(self) -> dict[str, str]:
+        """Canonical key -> the neighborhood as the model knows it (``contract.known_lookup``)."""
+        return known_lookup(self.known_neighborhoods)
+
+    def knows_neighborhood(self, name: str) -> bool:
+        """Whether any spelling of ``name`` was seen in training (``"LOURDES"`` = ``"Lourdes"``)."""
+        return canonical_name(name) in self.neighborhood_lookup
+
     def predict_columns(self, columns: Mapping[str, Sequence[object]]) -> np.ndarray:
-        """Prices in BRL for feature columns (``None``/NaN allowed in coordinates)."""
+        """Prices in BRL for feature columns (``None``/NaN allowed in coordinates).
+
+        Neighborhoods are fed in canonical form (``bh_pricing.contract``), mapped to the model's
+        own category, so every spelling of a known neighborhood prices like it.
+        """
         feeds: dict[str, np.ndarray] = {}
         for feature in self.manifest.input_schema.features:
             values = columns[feature.name]
+            if feature.name == NEIGHBORHOOD:
+                values = to_known(values, self.neighborhood_lookup)
             if feature.dtype == "string":
                 feeds[feature.name] = np.asarray(values, dtype=object).reshape(-1, 1)
             else:

@@ -1,7 +1,8 @@
 """Request and response shapes of the prediction API (pydantic), with readable errors.
 
 A listing is accepted with the clean snake_case names or the raw Kaggle names (``square-foot``,
-``garage-places``, ``adm-fees``); numbers may be JSON numbers or numeric strings like ``"102.0"``.
+``garage-places``, ``adm-fees``); its values are read by the listing contract
+(``bh_pricing.contract``), so the endpoint accepts exactly what cleaning accepts.
 """
 
 from __future__ import annotations
@@ -15,69 +16,87 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    ModelWrapValidatorHandler,
     ValidationError,
     model_validator,
 )
 
+from bh_pricing.contract import DEFAULT_BOUNDS, is_missing_word, parse_column
+
+
+def _bounds(name: str) -> str:
+    low, high = getattr(DEFAULT_BOUNDS, name)
+    return f"plausible range [{low:g}, {high:g}]"
+
+
 MAX_BATCH = 1000
 # Kaggle columns that are not model features: accepted in a listing and ignored.
 IGNORED_FIELDS = frozenset({"address", "city", "price"})
-# What the listing sites print for "none" in the garage and fee columns (see core.cleaning).
-NONE_MARKS = frozenset({"", "--"})
 
 
-def _number(value: Any) -> Any:
-    if isinstance(value, bool):
-        raise ValueError("must be a number, not a boolean")
+def _feature(name: str) -> BeforeValidator:
+    """Read a field with the listing contract, exactly as cleaning reads that column."""
+
+    def read(value: Any) -> float | None:
+        parsed = parse_column(name, [value])
+        if parsed.problem[0] is not None:
+            raise ValueError(parsed.problem[0])
+        number = float(parsed.values[0])
+        return None if math.isnan(number) else number
+
+    return BeforeValidator(read)
+
+
+def _neighborhood(value: Any) -> Any:
+    if is_missing_word(value):
+        shown = value.strip() if isinstance(value, str) else ""
+        raise ValueError(f"missing ({shown or 'blank'})")
     return value
 
 
-def _none_means_zero(value: Any) -> Any:
-    if value is None or (isinstance(value, str) and value.strip() in NONE_MARKS):
-        return 0.0
-    return _number(value)
-
-
-def _optional_coordinate(value: Any) -> Any:
-    if value is None or (isinstance(value, str) and value.strip() in NONE_MARKS):
-        return None
-    if isinstance(value, float) and math.isnan(value):
-        return None
-    return _number(value)
-
-
-Number = Annotated[float, BeforeValidator(_number)]
-ZeroIfNone = Annotated[float, BeforeValidator(_none_means_zero)]
-Coordinate = Annotated[float | None, BeforeValidator(_optional_coordinate)]
+Area = Annotated[float, _feature("square_foot")]
+Rooms = Annotated[float, _feature("rooms")]
+GaragePlaces = Annotated[float, _feature("garage_places")]
+Fees = Annotated[float, _feature("adm_fees")]
+Latitude = Annotated[float | None, _feature("latitude")]
+Longitude = Annotated[float | None, _feature("longitude")]
 
 
 class Listing(BaseModel):
-    """One listing to price. Missing fees and garage places mean none; coordinates are optional."""
+    """One listing to price, read by the listing contract (``bh_pricing.contract``) like a raw
+    row in cleaning: numbers, numeric strings and ``a-b`` ranges (midpoint); missing values
+    (``null``, blank, ``--``, ``nan``, ``NULL``, ``N/A``, ``-``) mean no garage, no fee or unknown
+    coordinates; area, rooms and garage outside their bounds are rejected (422 naming the field);
+    a fee outside its bounds counts as no fee and coordinates outside Belo Horizonte as unknown
+    (both, as a pair). Any spelling of a known neighborhood prices as that neighborhood.
+    """
 
     model_config = ConfigDict(
         extra="forbid", str_strip_whitespace=True, allow_inf_nan=False, frozen=True
     )
 
-    neighborhood: str = Field(min_length=1, max_length=100, description="e.g. 'Savassi'")
-    square_foot: Number = Field(
-        gt=0,
-        le=100_000,
+    neighborhood: Annotated[str, BeforeValidator(_neighborhood)] = Field(
+        min_length=1, max_length=100, description="e.g. 'Savassi' (any case, accents optional)"
+    )
+    square_foot: Area = Field(
         validation_alias=AliasChoices("square_foot", "square-foot"),
-        description="area in m² (the Kaggle column is named square-foot)",
+        description="area in m² (the Kaggle column is named square-foot), "
+        f"{_bounds('square_foot')}; ranges such as '45-65' count as their midpoint",
     )
-    rooms: Number = Field(ge=0, le=100)
-    garage_places: ZeroIfNone = Field(
-        0.0, ge=0, le=100, validation_alias=AliasChoices("garage_places", "garage-places")
-    )
-    adm_fees: ZeroIfNone = Field(
+    rooms: Rooms = Field(description=f"rooms, {_bounds('rooms')}; '2-3' counts as 2.5")
+    garage_places: GaragePlaces = Field(
         0.0,
-        ge=0,
-        le=1_000_000,
-        validation_alias=AliasChoices("adm_fees", "adm-fees"),
-        description="monthly condominium fee in BRL",
+        validation_alias=AliasChoices("garage_places", "garage-places"),
+        description=f"parking places, {_bounds('garage_places')}; missing or '--' means none",
     )
-    latitude: Coordinate = Field(None, ge=-90, le=90)
-    longitude: Coordinate = Field(None, ge=-180, le=180)
+    adm_fees: Fees = Field(
+        0.0,
+        validation_alias=AliasChoices("adm_fees", "adm-fees"),
+        description=f"monthly condominium fee in BRL; missing, or outside "
+        f"{_bounds('adm_fees')}, means none",
+    )
+    latitude: Latitude = Field(None, description="degrees; outside the metro area = unknown")
+    longitude: Longitude = Field(None, description="degrees; outside the metro area = unknown")
 
     @model_validator(mode="before")
     @classmethod
@@ -85,6 +104,14 @@ class Listing(BaseModel):
         if isinstance(data, dict):
             return {k: v for k, v in data.items() if k not in IGNORED_FIELDS}
         return data
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _coordinates_as_a_pair(cls, data: Any, handler: ModelWrapValidatorHandler) -> Listing:
+        listing = handler(data)
+        if (listing.latitude is None) == (listing.longitude is None):
+            return listing
+        return listing.model_copy(update={"latitude": None, "longitude": None})
 
 
 class FieldProblem(BaseModel):

@@ -5,7 +5,8 @@ import math
 import pandas as pd
 import pytest
 
-from bh_pricing.core.cleaning import Bounds, clean_listings, parse_numeric
+from bh_pricing.contract import Bounds
+from bh_pricing.core.cleaning import clean_listings
 from bh_pricing_tests.conftest import raw_frame
 
 
@@ -23,7 +24,8 @@ def only_reason(raw: pd.DataFrame) -> str:
 
 def test_padded_strings_are_stripped():
     row = only_clean_row(raw_frame({"neighborhood": "  Lourdes ", "city": " Belo Horizonte "}))
-    assert row["neighborhood"] == "Lourdes", "neighborhood should be stripped"
+    assert row["neighborhood"] == "lourdes", "neighborhood should be its canonical key"
+    assert row["neighborhood_name"] == "Lourdes", "the display name keeps the spelling, stripped"
     assert row["city"] == "Belo Horizonte", "city should be stripped"
 
 
@@ -139,18 +141,79 @@ def test_clean_columns_are_snake_case_and_numeric():
         "price",
         "address",
         "city",
+        "neighborhood_name",
     ]
-    numeric = clean.drop(columns=["neighborhood", "address", "city"])
+    numeric = clean.drop(columns=["neighborhood", "address", "city", "neighborhood_name"])
     assert all(dtype == "float64" for dtype in numeric.dtypes), f"dtypes: {numeric.dtypes}"
 
 
-def test_parse_numeric_reports_each_problem():
-    values, errors = parse_numeric(pd.Series(["1", "2-4", "", "--", "x"]), missing_value=None)
-    assert values.iloc[:2].tolist() == [1.0, 3.0]
-    assert errors.tolist() == [
-        None,
-        None,
-        "missing (blank)",
-        "missing (--)",
-        "unparseable value 'x'",
-    ]
+MISSING_WORDS_SEEN = ["nan", "NaN", "NULL", "null", "N/A", "-", "", " none "]
+
+
+@pytest.mark.parametrize("word", MISSING_WORDS_SEEN)
+@pytest.mark.parametrize(
+    ("column", "clean_column", "expected"),
+    [
+        ("garage-places", "garage_places", 0.0),
+        ("adm-fees", "adm_fees", 0.0),
+    ],
+)
+def test_missing_words_mean_what_a_blank_means(word, column, clean_column, expected):
+    assert only_clean_row(raw_frame({column: word}))[clean_column] == expected
+
+
+@pytest.mark.parametrize("word", MISSING_WORDS_SEEN)
+@pytest.mark.parametrize("column", ["latitude", "longitude"])
+def test_missing_word_in_a_coordinate_clears_both(word, column):
+    row = only_clean_row(raw_frame({column: word}))
+    assert math.isnan(row["latitude"])
+    assert math.isnan(row["longitude"])
+
+
+@pytest.mark.parametrize("word", MISSING_WORDS_SEEN)
+@pytest.mark.parametrize("column", ["price", "square-foot", "rooms"])
+def test_missing_word_in_a_required_column_is_quarantined_as_missing(word, column):
+    reason = only_reason(raw_frame({column: word}))
+    assert reason.startswith(f"{column}: missing"), reason
+
+
+@pytest.mark.parametrize("fee", ["1.0", "1.200", "15", "5000000000", "380000.0", "-1"])
+def test_implausible_fees_are_cleared_and_counted(fee):
+    result = clean_listings(raw_frame({"adm-fees": fee}, {"adm-fees": "700", "price": "7e5"}))
+    assert result.clean["adm_fees"].tolist() == [0.0, 700.0], f"fee {fee} means no fee"
+    assert result.fees_cleared == 1
+
+
+def test_fee_bounds_are_configurable():
+    result = clean_listings(raw_frame({"adm-fees": "1.0"}), Bounds(adm_fees=(1.0, 1e6)))
+    assert result.clean["adm_fees"].tolist() == [1.0]
+    assert result.fees_cleared == 0
+
+
+@pytest.mark.parametrize(
+    "spelling", ["LOURDES", " lourdes ", "Lourdés", "Lour\u0301des", "lourdes  ", "LoUrDeS"]
+)
+def test_neighborhood_spellings_share_the_canonical_key(spelling):
+    raw = raw_frame({"neighborhood": "Lourdes"}, {"neighborhood": spelling, "price": "7e5"})
+    assert clean_listings(raw).clean["neighborhood"].tolist() == ["lourdes", "lourdes"]
+
+
+def test_a_variant_spelling_of_the_same_listing_is_a_duplicate():
+    raw = raw_frame({"neighborhood": "Lourdes"}, {"neighborhood": " LOURDÉS"})
+    assert clean_listings(raw).quarantined["reason"].tolist() == ["duplicate of raw row 0"]
+
+
+def test_neighborhood_display_name_is_the_most_frequent_spelling():
+    raw = raw_frame(
+        {"neighborhood": "Santo Antônio", "price": "6e5"},
+        {"neighborhood": "SANTO ANTONIO", "price": "7e5"},
+        {"neighborhood": "Santo  Antônio ", "price": "8e5"},
+    )
+    clean = clean_listings(raw).clean
+    assert clean["neighborhood"].tolist() == ["santo antonio"] * 3
+    assert clean["neighborhood_name"].tolist() == ["Santo Antônio"] * 3
+
+
+@pytest.mark.parametrize("word", ["NULL", "nan", "N/A"])
+def test_missing_word_as_neighborhood_is_quarantined(word):
+    assert only_reason(raw_frame({"neighborhood": word})) == "neighborhood: missing (blank)"

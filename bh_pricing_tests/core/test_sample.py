@@ -52,7 +52,7 @@ def test_cleaning_finds_every_kind_of_defect(raw):
 
 def test_price_levels_follow_neighborhoods(raw):
     clean = clean_listings(raw).clean
-    per_m2 = (clean["price"] / clean["square_foot"]).groupby(clean["neighborhood"]).median()
+    per_m2 = (clean["price"] / clean["square_foot"]).groupby(clean["neighborhood_name"]).median()
     assert per_m2["Lourdes"] > 1.8 * per_m2["Venda Nova"], "Lourdes is pricier than Venda Nova"
 
 

@@ -58,10 +58,10 @@ def test_empty_file_is_rejected(tmp_path):
         read_raw_listings(str(empty))
 
 
-def test_unreadable_csv_is_rejected(tmp_path):
+def test_unterminated_quote_is_rejected_naming_the_line(tmp_path):
     broken = tmp_path / "broken.csv"
     broken.write_bytes(b'address,price\n"unterminated,1\n')
-    with pytest.raises(RawSourceError, match=r"broken.csv: not a readable CSV"):
+    with pytest.raises(RawSourceError, match=r"broken.csv: no well-formed row.* line 2: 1 field"):
         read_raw_listings(str(broken))
 
 
@@ -138,3 +138,21 @@ def test_frame_round_trips_through_pandas(csv_path):
     frame = read_raw_listings(str(csv_path)).frame
     assert isinstance(frame, pd.DataFrame)
     assert list(frame.columns) == list(RAW_COLUMNS)
+
+
+@pytest.mark.parametrize(("uri", "rows"), [("sample:25", 25), ("sample:1_000", 1000)])
+def test_sample_size_is_given_in_the_uri(uri, rows):
+    raw = read_raw_listings(uri, sample_seed=2)
+    assert len(raw.frame) == rows
+    assert raw.source == f"sample(rows={rows}, seed=2)"
+
+
+def test_plain_sample_keeps_its_default_size_and_seed():
+    assert len(read_raw_listings("sample").frame) == 5981
+    assert read_raw_listings("sample").content_hash == read_raw_listings("sample:5981").content_hash
+
+
+@pytest.mark.parametrize("uri", ["sample:", "sample:0", "sample:-5", "sample:lots", "sample:1e6"])
+def test_bad_sample_size_is_named(uri):
+    with pytest.raises(RawSourceError, match="expected sample:<rows> with a positive integer"):
+        read_raw_listings(uri)

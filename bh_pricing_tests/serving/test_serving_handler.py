@@ -77,16 +77,17 @@ def test_batch_with_unknown_neighborhood_and_missing_coordinates(
 @pytest.mark.parametrize(
     ("change", "status", "field", "problem"),
     [
-        ({"square_foot": -10}, 422, "square_foot", "greater than 0"),
-        ({"square_foot": 1e9}, 422, "square_foot", "less than or equal"),
-        ({"rooms": "three"}, 422, "rooms", "valid number"),
-        ({"rooms": True}, 422, "rooms", "not a boolean"),
+        ({"square_foot": -10}, 422, "square_foot", "out of range [10, 1000]: -10"),
+        ({"square_foot": 1e9}, 422, "square_foot", "out of range [10, 1000]"),
+        ({"rooms": "three"}, 422, "rooms", "unparseable value 'three'"),
+        ({"rooms": True}, 422, "rooms", "unparseable value True"),
+        ({"rooms": "9"}, 422, "rooms", "out of range [1, 6]: 9"),
+        ({"garage_places": 7}, 422, "garage_places", "out of range [0, 6]: 7"),
         ({"neighborhood": 42}, 422, "neighborhood", "valid string"),
-        ({"neighborhood": "   "}, 422, "neighborhood", "at least 1 character"),
-        ({"adm_fees": -1}, 422, "adm_fees", "greater than or equal to 0"),
-        ({"latitude": 123}, 422, "latitude", "less than or equal to 90"),
+        ({"neighborhood": "   "}, 422, "neighborhood", "missing (blank)"),
+        ({"neighborhood": "NULL"}, 422, "neighborhood", "missing (NULL)"),
         ({"sqft": 90}, 422, "sqft", "Extra inputs"),
-        ({"square_foot": None}, 422, "square_foot", "valid number"),
+        ({"square_foot": None}, 422, "square_foot", "missing (blank)"),
     ],
 )
 def test_bad_field_is_named_with_its_problem(

@@ -9,9 +9,13 @@ from bh_pricing.resources import RawListingsSource
 
 
 class RawListingsConfig(dg.Config):
-    """Override the source for one run (``sample``, a path, ``s3://...``, ``kaggle://...``)."""
+    """Override the source for one run (``sample``, ``sample:<rows>``, a path, ``s3://...``,
+    ``kaggle://...``)."""
 
-    uri: str | None = Field(default=None, description="Overrides BH_PRICING_RAW_URI for this run")
+    uri: str | None = Field(
+        default=None,
+        description="Overrides BH_PRICING_RAW_URI for this run, e.g. sample:1000000",
+    )
 
 
 @dg.asset(group_name=INGEST, kinds={"pandas", "csv"})
@@ -27,6 +31,8 @@ def raw_listings(
             "source_kind": raw.kind,
             "dagster/row_count": len(raw.frame),
             "content_sha256": raw.content_hash,
+            "encoding": raw.encoding or "n/a (generated)",
+            "malformed_rows": raw.malformed_rows,
             "preview": dg.MetadataValue.md(raw.frame.head(5).to_markdown(index=False)),
         },
     )

@@ -1,6 +1,7 @@
 """``clean_listings`` and ``quarantined_listings``: one cleaning pass, two outputs."""
 
 from collections.abc import Iterator
+from dataclasses import fields
 
 import dagster as dg
 import pandas as pd
@@ -8,30 +9,39 @@ from pydantic import Field
 
 from bh_pricing.assets.preparation.dagster_types import CleanListingsType
 from bh_pricing.constants import PREPARATION
-from bh_pricing.core.cleaning import Bounds, clean_listings
+from bh_pricing.contract import DEFAULT_BOUNDS, Bounds
+from bh_pricing.core.cleaning import clean_listings
 
 ROWS_ACCOUNTED_FOR = "rows_accounted_for"
 
 
 class CleaningConfig(dg.Config):
-    """Accepted ranges (inclusive); defaults are the earlier project's bounds."""
+    """Plausible ranges (inclusive), defaults from ``bh_pricing.contract.Bounds``: listings with a
+    price, area, room or garage count outside are quarantined; fees outside are cleared to
+    "no fee" and coordinates outside to missing (both counted in metadata)."""
 
-    price_min: float = Field(default=1e5)
-    price_max: float = Field(default=4e6)
-    square_foot_min: float = 10.0
-    square_foot_max: float = 1000.0
-    rooms_min: float = 1.0
-    rooms_max: float = 6.0
-    garage_places_min: float = 0.0
-    garage_places_max: float = 6.0
+    price_min: float = Field(default=DEFAULT_BOUNDS.price[0], description="BRL")
+    price_max: float = Field(default=DEFAULT_BOUNDS.price[1], description="BRL")
+    square_foot_min: float = Field(default=DEFAULT_BOUNDS.square_foot[0], description="m²")
+    square_foot_max: float = Field(default=DEFAULT_BOUNDS.square_foot[1], description="m²")
+    rooms_min: float = DEFAULT_BOUNDS.rooms[0]
+    rooms_max: float = DEFAULT_BOUNDS.rooms[1]
+    garage_places_min: float = DEFAULT_BOUNDS.garage_places[0]
+    garage_places_max: float = DEFAULT_BOUNDS.garage_places[1]
+    adm_fees_min: float = Field(default=DEFAULT_BOUNDS.adm_fees[0], description="BRL per month")
+    adm_fees_max: float = Field(default=DEFAULT_BOUNDS.adm_fees[1], description="BRL per month")
+    latitude_min: float = DEFAULT_BOUNDS.latitude[0]
+    latitude_max: float = DEFAULT_BOUNDS.latitude[1]
+    longitude_min: float = DEFAULT_BOUNDS.longitude[0]
+    longitude_max: float = DEFAULT_BOUNDS.longitude[1]
 
     def bounds(self) -> Bounds:
-        """The configured ranges as the cleaning code's ``Bounds``."""
+        """The configured ranges as the contract's ``Bounds`` (ValueError if one is inverted)."""
         return Bounds(
-            price=(self.price_min, self.price_max),
-            square_foot=(self.square_foot_min, self.square_foot_max),
-            rooms=(self.rooms_min, self.rooms_max),
-            garage_places=(self.garage_places_min, self.garage_places_max),
+            **{
+                item.name: (getattr(self, f"{item.name}_min"), getattr(self, f"{item.name}_max"))
+                for item in fields(Bounds)
+            }
         )
 
 
@@ -70,6 +80,7 @@ def cleaned_and_quarantined(
         metadata={
             "dagster/row_count": len(clean),
             "coordinates_cleared": result.coordinates_cleared,
+            "fees_cleared": result.fees_cleared,
             "neighborhoods": int(clean["neighborhood"].nunique()),
             "median_price": float(clean["price"].median()),
             "bounds": dg.MetadataValue.json({k: list(v) for k, v in vars(config.bounds()).items()}),
