@@ -2,9 +2,9 @@
 
 ``mlflow.pyfunc.load_model("models:/bh-pricing@champion").predict(df)`` accepts the feature
 columns as people have them (ints, floats, None/NaN, numeric strings, pandas ``category`` or
-``string`` dtypes, the Kaggle names ``square-foot``/``garage-places``/``adm-fees``) and returns a
-frame with ``price`` (BRL) and the conformal prediction interval ``interval_level``,
-``interval_low``, ``interval_high`` (BRL; ``bh_pricing.core.intervals``). The scikit-learn
+``string`` dtypes) and returns a frame with ``price`` (BRL) and the conformal prediction
+interval ``interval_level``, ``interval_low``, ``interval_high`` (BRL;
+``bh_pricing.core.intervals``). The scikit-learn
 estimator inside is what the ONNX export converts (``load_pricing_model``).
 """
 
@@ -41,14 +41,13 @@ class FeatureError(ValueError):
 def coerce_features(frame: pd.DataFrame) -> pd.DataFrame:
     """The model's feature frame (``FEATURE_COLUMNS``: neighborhood as str, the rest float64).
 
-    Accepts Kaggle names (``square-foot``), any numeric or string dtype, None/NaN and ``pd.NA``;
+    Accepts any numeric or string dtype, numeric strings, None/NaN and ``pd.NA``;
     missing ``garage_places``/``adm_fees`` mean 0 and missing coordinates NaN. Raises
     FeatureError naming the column for a missing required column, a missing neighborhood, or a
     value that is not a number.
     """
     if not isinstance(frame, pd.DataFrame):
         raise FeatureError(f"expected a pandas DataFrame, got {type(frame).__name__}")
-    frame = frame.rename(columns={c: c.replace("-", "_") for c in frame.columns if "-" in c})
     absent = [c for c in REQUIRED_FEATURES if c not in frame.columns]
     if absent:
         raise FeatureError(f"missing column(s) {absent}; required: {list(REQUIRED_FEATURES)}")

@@ -176,8 +176,11 @@ def interval_spec(
 
 
 def manifest_bytes(manifest: Manifest) -> bytes:
-    """The manifest as indented JSON bytes."""
-    return json.dumps(manifest.model_dump(mode="json"), indent=2, ensure_ascii=False).encode()
+    """The manifest as indented JSON bytes; unset optional fields (a bundle without an interval)
+    are left out, so such a manifest reads as it did before they existed."""
+    return json.dumps(
+        manifest.model_dump(mode="json", exclude_none=True), indent=2, ensure_ascii=False
+    ).encode()
 
 
 def check_parity(
