@@ -115,10 +115,12 @@ def _add_routes(app: FastAPI) -> None:
             }
         },
     )
-    async def predict(request: Request) -> PricePrediction | BatchPrediction:
+    async def predict(request: Request) -> JSONResponse:
         """Price one listing (object) or a batch (list), each with its prediction interval.
 
-        The body is read as JSON whatever its Content-Type (``curl -d`` sends a form type).
+        The body is read as JSON whatever its Content-Type (``curl -d`` sends a form type). The
+        answer is built from the response model already (``response_model`` documents it; a
+        second validation by the framework would only cost time).
         """
         listings, single = parse_listings(_parse_json(await _read_body(request)))
         if service.models.model is None:
@@ -127,7 +129,7 @@ def _add_routes(app: FastAPI) -> None:
         wanted: asyncio.Event | None = request.app.state.flush_wanted
         if wanted is not None and service.log.pending >= service.log.max_records:
             wanted.set()
-        return result
+        return JSONResponse(result.model_dump(mode="json", exclude_none=True))
 
     @app.head("/health", include_in_schema=False)
     @app.get(
@@ -355,10 +357,12 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
 
 
 async def _flush_when_due(log: PredictionLog, wanted: asyncio.Event) -> None:
-    """Flush whenever ``log.due()``: checked every second and when a request fills the buffer."""
+    """Flush whenever ``log.due()``: checked every second (more often for a shorter
+    ``max_seconds``) and as soon as a request fills the buffer."""
+    period = min(1.0, max(0.05, log.max_seconds))
     while True:
         with suppress(TimeoutError):
-            await asyncio.wait_for(wanted.wait(), timeout=min(1.0, log.max_seconds))
+            await asyncio.wait_for(wanted.wait(), timeout=period)
         wanted.clear()
         if log.due():
             await run_in_threadpool(log.flush)
