@@ -116,7 +116,7 @@ def mlflow_reference(
     experiment = mlflow.create_experiment("bench", artifact_location=(tmp / "art").as_uri())
     interval = calibrate_interval(estimator, X, y, folds=5, seed=0)
     with mlflow.start_run(experiment_id=experiment):
-        info = log_pricing_model(estimator, interval, rows, model_requirements())
+        info = log_pricing_model(estimator, interval, X, model_requirements())
     version = mlflow.register_model(info.model_uri, REGISTERED_MODEL_NAME)
     client = mlflow.MlflowClient()
     client.set_registered_model_alias(REGISTERED_MODEL_NAME, CHAMPION_ALIAS, version.version)

@@ -24,6 +24,7 @@ from sklearn.model_selection import KFold, cross_val_predict
 
 import bh_pricing
 from bh_pricing.constants import FEATURE_COLUMNS, NUMERIC_FEATURES
+from bh_pricing.contract import known_lookup, to_known
 from bh_pricing.core.evaluation import CV_MAX_ROWS, bounded_sample
 from bh_pricing.core.intervals import DEFAULT_LEVEL, ConformalInterval, calibrate, coverage
 
@@ -71,17 +72,25 @@ def coerce_features(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 class PricingModel(mlflow.pyfunc.PythonModel):
-    """A fitted price estimator (BRL) with its conformal interval, as an MLflow pyfunc."""
+    """A fitted price estimator (BRL) with its conformal interval, as an MLflow pyfunc.
 
-    def __init__(self, estimator: Any, interval: ConformalInterval) -> None:
+    Neighborhoods are matched to the training spelling by their canonical form
+    (``bh_pricing.contract``): ``"LOURDES"`` or ``" lourdes "`` price like ``"Lourdes"``.
+    """
+
+    def __init__(
+        self, estimator: Any, interval: ConformalInterval, known_neighborhoods: list[str]
+    ) -> None:
         self.estimator = estimator
         self.interval = interval
+        self.lookup = known_lookup(known_neighborhoods)
 
     def predict(
         self, context: Any, model_input: pd.DataFrame, params: dict[str, Any] | None = None
     ) -> pd.DataFrame:
         """``price`` and ``interval_level``/``interval_low``/``interval_high`` per input row."""
         features = coerce_features(model_input)
+        features["neighborhood"] = to_known(features["neighborhood"].to_numpy(), self.lookup)
         prices = np.asarray(self.estimator.predict(features), dtype=np.float64)
         low, high = self.interval.bounds(prices)
         return pd.DataFrame(
@@ -128,10 +137,10 @@ def signature() -> ModelSignature:
 def log_pricing_model(
     estimator: Any,
     interval: ConformalInterval,
-    input_example: pd.DataFrame,
+    X: pd.DataFrame,
     pip_requirements: list[str],
 ) -> ModelInfo:
-    """Log ``PricingModel(estimator, interval)`` as ``model`` of the active run.
+    """Log ``PricingModel`` of ``estimator`` fitted on features ``X`` as ``model`` of the run.
 
     The package source travels with it (``code_paths``), so it loads where bh-pricing is not
     installed; the interval is also logged as run params (``interval_*``).
@@ -146,9 +155,9 @@ def log_pricing_model(
     )
     return mlflow.pyfunc.log_model(
         name="model",
-        python_model=PricingModel(estimator, interval),
+        python_model=PricingModel(estimator, interval, sorted(X["neighborhood"].unique())),
         signature=signature(),
-        input_example=input_example,
+        input_example=X.head(5),
         pip_requirements=pip_requirements,
         code_paths=[str(Path(bh_pricing.__file__).parent)],
     )

@@ -66,7 +66,7 @@ def champion(listings: pd.DataFrame, tmp_path_factory: pytest.TempPathFactory) -
     try:
         experiment = mlflow.create_experiment("t", artifact_location=(store / "art").as_uri())
         with mlflow.start_run(experiment_id=experiment):
-            info = log_pricing_model(estimator, interval, X.head(5), ["scikit-learn", "pandas"])
+            info = log_pricing_model(estimator, interval, X, ["scikit-learn", "pandas"])
         client = mlflow.MlflowClient()
         version = mlflow.register_model(info.model_uri, REGISTERED_MODEL_NAME)
         client.set_registered_model_alias(REGISTERED_MODEL_NAME, CHAMPION_ALIAS, version.version)
@@ -113,6 +113,18 @@ def test_dtypes_people_pass_price_the_same(model: Any, convert: Any) -> None:
     expected = model.predict(_frame())["price"].iloc[0]
     got = model.predict(convert(_frame()))
     assert got["price"].iloc[0] == pytest.approx(expected, rel=1e-6)
+
+
+# upper case, padding, an accent, lower case, a no-break space, full-width letters
+FULL_WIDTH = "".join(chr(0xFF21 + ord(c) - ord("A")) for c in "LOURDES")
+
+
+@pytest.mark.parametrize(
+    "spelling", ["LOURDES", " lourdes ", "Lourdés", "lourdes", "Lourdes\u00a0", FULL_WIDTH]
+)
+def test_neighborhood_spellings_price_like_the_known_one(model: Any, spelling: str) -> None:
+    expected = model.predict(_frame())["price"].iloc[0]
+    assert model.predict(_frame(neighborhood=spelling))["price"].iloc[0] == pytest.approx(expected)
 
 
 @pytest.mark.parametrize("missing", [None, np.nan, pd.NA])

@@ -77,7 +77,7 @@ def log_candidate(
             fitted.search_results.to_csv(buffer, index=False)
             mlflow.log_text(buffer.getvalue(), "search/cv_results.csv")
         interval = calibrate_interval(fitted.estimator, X, y, config.folds, config.seed)
-        info = log_pricing_model(fitted.estimator, interval, X.head(5), model_requirements())
+        info = log_pricing_model(fitted.estimator, interval, X, model_requirements())
     candidate = CandidateRun(
         spec.name, run.info.run_id, info.model_uri, metrics, {k: str(v) for k, v in params.items()}
     )
