@@ -28,6 +28,7 @@ COPY --from=build /opt/venv /opt/venv
 COPY bh_pricing/__init__.py bh_pricing/constants.py /opt/app/bh_pricing/
 COPY bh_pricing/io/__init__.py bh_pricing/io/storage.py /opt/app/bh_pricing/io/
 COPY bh_pricing/core/__init__.py bh_pricing/core/intervals.py /opt/app/bh_pricing/core/
+COPY bh_pricing/contract/ /opt/app/bh_pricing/contract/
 COPY bh_pricing/serving/ /opt/app/bh_pricing/serving/
 WORKDIR /opt/app
 USER 10003:10003
