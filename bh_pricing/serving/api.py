@@ -118,9 +118,7 @@ def _add_routes(app: FastAPI) -> None:
     async def predict(request: Request) -> JSONResponse:
         """Price one listing (object) or a batch (list), each with its prediction interval.
 
-        The body is read as JSON whatever its Content-Type (``curl -d`` sends a form type). The
-        answer is built from the response model already (``response_model`` documents it; a
-        second validation by the framework would only cost time).
+        The body is read as JSON whatever its Content-Type (``curl -d`` sends a form type).
         """
         listings, single = parse_listings(_parse_json(await _read_body(request)))
         if service.models.model is None:
@@ -129,6 +127,7 @@ def _add_routes(app: FastAPI) -> None:
         wanted: asyncio.Event | None = request.app.state.flush_wanted
         if wanted is not None and service.log.pending >= service.log.max_records:
             wanted.set()
+        # Already a response model: a second validation by the framework would only cost time.
         return JSONResponse(result.model_dump(mode="json", exclude_none=True))
 
     @app.head("/health", include_in_schema=False)
