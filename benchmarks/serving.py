@@ -254,8 +254,9 @@ def serve_and_load(
         wait_ready(port, process)
         result = load_test(port, body, args.clients, args.load_seconds)
     finally:
-        os.killpg(process.pid, signal.SIGTERM)
-        process.wait(timeout=60)
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGTERM)
+            process.wait(timeout=60)
     result["logged"] = logged_records(log)
     return result
 
@@ -304,7 +305,11 @@ def stdlib_load(
         "BH_PRICING_PREDICTION_LOG_URI": str(tmp / "reference-log"),
     }
     command = [sys.executable, "-m", "bh_pricing.serving.local", "--port", str(port)]
-    return serve_and_load(command, env, port, tmp / "reference-log", body, args)
+    try:
+        return serve_and_load(command, env, port, tmp / "reference-log", body, args)
+    except RuntimeError as exc:
+        print(f"reference server {args.reference_rev}: {exc}; skipped")
+        return None
 
 
 def main() -> None:
@@ -379,6 +384,7 @@ def main() -> None:
 
     body = json.dumps(records[0]).encode()
     loads = {"make serve (uvicorn, FastAPI)": uvicorn_load(tmp / "bundles", tmp, body, args)}
+    print(f"make serve: {loads['make serve (uvicorn, FastAPI)']}", flush=True)
     old = stdlib_load(estimator, X, tmp, body, args)
     if old is not None:
         loads[f"stdlib server ({args.reference_rev})"] = old
