@@ -5,6 +5,9 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 export BH_PRICING_HOME ?= $(CURDIR)/.bh_pricing
 export DAGSTER_HOME ?= $(BH_PRICING_HOME)/dagster
+# make serve: where uvicorn listens
+SERVE_HOST ?= 127.0.0.1
+PORT ?= 8080
 
 .PHONY: help install run dev test lint format bench mlflow-ui serve dagster-home
 
@@ -47,5 +50,8 @@ mlflow-ui:  ## browse runs and the registry of the local MLflow store (http://12
 	$(BIN)/mlflow ui --backend-store-uri sqlite:///$(BH_PRICING_HOME)/mlflow/mlflow.db \
 		--host 127.0.0.1 --port 5000
 
-serve:  ## serve the champion's bundle over HTTP on http://127.0.0.1:8080
-	$(BIN)/python -m bh_pricing.serving.local --port 8080
+serve:  ## serve the published bundle on http://$(SERVE_HOST):$(PORT) (uvicorn; PORT=8081 to move it)
+	BH_PRICING_MODEL_URI="$${BH_PRICING_MODEL_URI:-$(BH_PRICING_HOME)/artifacts/bundles}" \
+	BH_PRICING_PREDICTION_LOG_URI="$${BH_PRICING_PREDICTION_LOG_URI:-$(BH_PRICING_HOME)/prediction-log}" \
+	exec $(BIN)/uvicorn --factory bh_pricing.serving.api:create_app --host $(SERVE_HOST) --port $(PORT) \
+		--timeout-graceful-shutdown 10

@@ -43,8 +43,10 @@ SOURCES = (
     "bh_pricing/contract/values.py",
     "bh_pricing/io/__init__.py",
     "bh_pricing/io/storage.py",
+    "bh_pricing/core/__init__.py",
+    "bh_pricing/core/intervals.py",
 )
-SERVING_EXCLUDE = ("bundle.py", "onnx_convert.py", "log_reader.py", "openapi.py")
+SERVING_EXCLUDE = ("bundle.py", "onnx_convert.py", "log_reader.py")
 # Installed files the handler never imports: caches, tests, onnxruntime's model tooling, f2py.
 PRUNE = (
     "__pycache__",
@@ -69,8 +71,15 @@ SELF_CHECK = """
 import json, sys, sysconfig
 package = sys.argv[1]
 sys.path.insert(0, package)
-from bh_pricing.serving.handler import handler
-response = handler({"httpMethod": "POST", "path": "/predict", "body": sys.argv[2]}, None)
+from bh_pricing.serving import handler
+event = {
+    "resource": "/{proxy+}", "path": "/predict", "httpMethod": "POST",
+    "headers": {"content-type": "application/json"}, "multiValueHeaders": {},
+    "queryStringParameters": None, "pathParameters": {"proxy": "predict"},
+    "requestContext": {"stage": "prod", "requestId": "self-check", "path": "/prod/predict"},
+    "body": sys.argv[2], "isBase64Encoded": False,
+}
+response = handler(event, None)
 stdlib = (sysconfig.get_paths()["stdlib"], sysconfig.get_paths()["platstdlib"])
 files = {getattr(m, "__file__", None) for m in list(sys.modules.values())} - {None}
 outside = sorted(
@@ -168,6 +177,7 @@ def self_check(archive: Path, python: str) -> dict[str, Any]:
     to fit and export the small bundle the handler serves.
     """
     from bh_pricing.core.cleaning import clean_listings
+    from bh_pricing.core.intervals import ConformalInterval
     from bh_pricing.core.models import CANDIDATES, split_features_target
     from bh_pricing.core.sample import generate_raw_listings
     from bh_pricing.serving.bundle import export_bundle
@@ -186,6 +196,7 @@ def self_check(archive: Path, python: str) -> dict[str, Any]:
             run_id="self-check",
             test_metrics={},
             known_neighborhoods=sorted(X["neighborhood"].unique()),
+            interval=ConformalInterval(0.8, 0.2, 400, "self-check"),
             check_frame=listings,
         )
         unpacked = Path(tmp, "package")
@@ -209,6 +220,8 @@ def self_check(archive: Path, python: str) -> dict[str, Any]:
         raise RuntimeError(f"the packaged handler answered {response['statusCode']}: {body}")
     if abs(body["price"] - expected) > 1e-3 * abs(expected) + 0.01:
         raise RuntimeError(f"packaged price {body['price']} differs from scikit-learn {expected}")
+    if not body["interval"]["low"] < body["price"] < body["interval"]["high"]:
+        raise RuntimeError(f"packaged interval {body['interval']} does not hold the price")
     if outside:
         raise RuntimeError(f"modules loaded from outside the package: {outside[:10]}")
     if len(logged) != 1:

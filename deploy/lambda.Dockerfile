@@ -11,6 +11,8 @@ FROM public.ecr.aws/lambda/python:3.12
 COPY --from=deps /opt/deps ${LAMBDA_TASK_ROOT}
 COPY bh_pricing/__init__.py bh_pricing/constants.py ${LAMBDA_TASK_ROOT}/bh_pricing/
 COPY bh_pricing/io/__init__.py bh_pricing/io/storage.py ${LAMBDA_TASK_ROOT}/bh_pricing/io/
+COPY bh_pricing/core/__init__.py bh_pricing/core/intervals.py ${LAMBDA_TASK_ROOT}/bh_pricing/core/
+COPY bh_pricing/contract/ ${LAMBDA_TASK_ROOT}/bh_pricing/contract/
 COPY bh_pricing/serving/ ${LAMBDA_TASK_ROOT}/bh_pricing/serving/
 ENV BH_PRICING_MODEL_RETRY_SECONDS=5
-CMD ["bh_pricing.serving.handler.handler"]
+CMD ["bh_pricing.serving.handler"]

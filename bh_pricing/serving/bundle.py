@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from bh_pricing.constants import FEATURE_COLUMNS, REGISTERED_MODEL_NAME
+from bh_pricing.core.intervals import ConformalInterval
 from bh_pricing.io import storage
 from bh_pricing.serving.manifest import (
     CURRENT_FILE,
@@ -29,6 +30,7 @@ from bh_pricing.serving.manifest import (
     FileEntry,
     InputSchema,
     Manifest,
+    PredictionIntervalSpec,
 )
 from bh_pricing.serving.onnx_convert import (
     inner_pipeline,
@@ -110,12 +112,16 @@ def export_bundle(
     run_id: str,
     test_metrics: dict[str, float],
     known_neighborhoods: list[str],
+    interval: ConformalInterval | None = None,
     model_name: str = REGISTERED_MODEL_NAME,
     check_frame: pd.DataFrame | None = None,
     tolerance: float = PARITY_TOLERANCE,
     publish: bool = True,
 ) -> ExportedBundle:
     """Write the bundle under ``root``; with ``check_frame``, prove parity before publishing.
+
+    ``interval`` (the model's conformal interval) goes into the manifest, with the measured
+    ``test_metrics["interval_coverage"]`` when present, so the runtime serves the same interval.
 
     Raises BundleCheckError (and leaves ``current.json`` untouched) when the bundle's predictions
     differ from the estimator's by more than ``tolerance`` (relative) on any row.
@@ -134,6 +140,7 @@ def export_bundle(
             features=input_features(numeric_dtype(estimator)),
             known_neighborhoods=sorted(set(known_neighborhoods)),
         ),
+        prediction_interval=interval_spec(interval, test_metrics.get("interval_coverage")),
         files={MODEL_FILE: FileEntry(sha256=sha256(model), bytes=len(model))},
     )
     folder = f"v{manifest.model_version}-{created:%Y%m%dT%H%M%SZ}-{sha256(model)[:8]}"
@@ -153,9 +160,27 @@ def export_bundle(
     return ExportedBundle(root, uri, manifest, publish, parity)
 
 
+def interval_spec(
+    interval: ConformalInterval | None, test_coverage: float | None = None
+) -> PredictionIntervalSpec | None:
+    """The manifest entry of ``interval`` (None stays None: a bundle without intervals)."""
+    if interval is None:
+        return None
+    return PredictionIntervalSpec(
+        level=interval.level,
+        log_halfwidth=interval.log_halfwidth,
+        calibration_rows=interval.calibration_rows,
+        method=interval.method,
+        test_coverage=test_coverage,
+    )
+
+
 def manifest_bytes(manifest: Manifest) -> bytes:
-    """The manifest as indented JSON bytes."""
-    return json.dumps(manifest.model_dump(mode="json"), indent=2, ensure_ascii=False).encode()
+    """The manifest as indented JSON bytes; unset optional fields (a bundle without an interval)
+    are left out, so such a manifest reads as it did before they existed."""
+    return json.dumps(
+        manifest.model_dump(mode="json", exclude_none=True), indent=2, ensure_ascii=False
+    ).encode()
 
 
 def check_parity(

@@ -34,6 +34,21 @@ class InputSchema(BaseModel):
     known_neighborhoods: list[str]
 
 
+class PredictionIntervalSpec(BaseModel):
+    """The split-conformal interval served with every price (``bh_pricing.core.intervals``).
+
+    A price ``p`` (BRL) gets ``[p * exp(-log_halfwidth), p * exp(log_halfwidth)]``, calibrated to
+    hold the true price with probability ``level`` on ``calibration_rows`` held-out listings;
+    ``test_coverage`` is the share of ``test_listings`` inside their interval, when measured.
+    """
+
+    level: float = Field(gt=0, lt=1)
+    log_halfwidth: float = Field(ge=0)
+    calibration_rows: int = Field(ge=1)
+    method: str
+    test_coverage: float | None = Field(default=None, ge=0, le=1)
+
+
 class Manifest(BaseModel):
     """Everything a reader needs to trust and use ``model.onnx``."""
 
@@ -49,6 +64,8 @@ class Manifest(BaseModel):
     output_unit: str = "BRL"
     test_metrics: dict[str, float] = Field(default_factory=dict)
     input_schema: InputSchema
+    # Absent in bundles exported before intervals: those serve prices without one.
+    prediction_interval: PredictionIntervalSpec | None = None
     files: dict[str, FileEntry]
 
 

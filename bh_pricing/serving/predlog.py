@@ -8,7 +8,7 @@ Records are buffered in memory and written when a flush is due: at the end of an
 the buffer holds ``max_records`` (``BH_PRICING_LOG_MAX_RECORDS``, default 100) or its oldest record
 is ``max_seconds`` old (``BH_PRICING_LOG_MAX_SECONDS``, default 30). One S3 PUT per invocation cost
 most of the request time; batching makes it rare. The price: a buffer is only written by a later
-invocation of the same container (or at interpreter exit for the local server, see ``local``), so
+invocation of the same container (under uvicorn: by a background task, and at shutdown), so
 when Lambda reclaims an idle container it loses the records still buffered: at most
 ``max_records - 1`` of them, none older than ``max_seconds`` unless the container then sat idle.
 Set ``BH_PRICING_LOG_MAX_RECORDS=1`` to write at the end of every invocation (nothing lost).
@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 import time
 import uuid
 from collections.abc import Mapping, Sequence
@@ -42,7 +43,11 @@ class LogStats:
 
 @dataclass
 class PredictionLog:
-    """Buffer of prediction records, flushed when ``max_records`` or ``max_seconds`` is reached."""
+    """Buffer of prediction records, flushed when ``max_records`` or ``max_seconds`` is reached.
+
+    Thread-safe: requests may record while another thread flushes (uvicorn's background flush);
+    one flush runs at a time and the write happens outside the buffer's lock.
+    """
 
     uri: str | None
     max_records: int = 100
@@ -51,6 +56,8 @@ class PredictionLog:
     stats: LogStats = field(default_factory=LogStats)
     _buffer: list[dict[str, object]] = field(default_factory=list)
     _oldest: float | None = None
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    _flushing: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @property
     def enabled(self) -> bool:
@@ -73,26 +80,29 @@ class PredictionLog:
         if not self.enabled:
             return
         now = datetime.now(UTC).isoformat(timespec="milliseconds")
-        for index, (features, price) in enumerate(zip(inputs, predictions, strict=True)):
-            self._buffer.append(
-                {
-                    "request_id": request_id,
-                    "item": index,
-                    "time": now,
-                    "model_version": model_version,
-                    "inputs": dict(features),
-                    "prediction": float(price),
-                }
-            )
-        if self._oldest is None:
-            self._oldest = time.monotonic()
+        records = [
+            {
+                "request_id": request_id,
+                "item": index,
+                "time": now,
+                "model_version": model_version,
+                "inputs": dict(features),
+                "prediction": float(price),
+            }
+            for index, (features, price) in enumerate(zip(inputs, predictions, strict=True))
+        ]
+        with self._lock:
+            self._buffer.extend(records)
+            if self._oldest is None:
+                self._oldest = time.monotonic()
 
     def due(self) -> bool:
         """True when the buffer is full or its oldest record is ``max_seconds`` old."""
-        if not self._buffer:
-            return False
-        age = time.monotonic() - (self._oldest or time.monotonic())
-        return len(self._buffer) >= self.max_records or age >= self.max_seconds
+        with self._lock:
+            if not self._buffer:
+                return False
+            age = time.monotonic() - (self._oldest or time.monotonic())
+            return len(self._buffer) >= self.max_records or age >= self.max_seconds
 
     def flush_if_due(self) -> bool:
         """Flush when ``due()``; True when nothing had to be written or the write succeeded."""
@@ -100,30 +110,44 @@ class PredictionLog:
 
     def flush(self) -> bool:
         """Write the buffer as one JSON-lines object; False (and the error counted) on failure."""
-        if not self._buffer or not self.uri:
+        if not self.uri:
             return True
-        records = self._buffer
-        stamp = datetime.now(UTC)
-        name = f"{stamp:%H%M%S%f}-{uuid.uuid4().hex[:12]}.jsonl"
-        target = storage.join(self.uri, f"date={stamp:%Y-%m-%d}", name)
-        lines = "".join(json.dumps(r, ensure_ascii=False, allow_nan=False) + "\n" for r in records)
-        try:
-            storage.write_bytes(target, lines.encode())
-        except storage.StorageError as exc:
+        with self._flushing:
+            with self._lock:
+                records, oldest = self._buffer, self._oldest
+                self._buffer, self._oldest = [], None
+            if not records:
+                return True
+            stamp = datetime.now(UTC)
+            name = f"{stamp:%H%M%S%f}-{uuid.uuid4().hex[:12]}.jsonl"
+            target = storage.join(self.uri, f"date={stamp:%Y-%m-%d}", name)
+            lines = "".join(
+                json.dumps(r, ensure_ascii=False, allow_nan=False) + "\n" for r in records
+            )
+            try:
+                storage.write_bytes(target, lines.encode())
+            except storage.StorageError as exc:
+                self._keep(records, oldest, exc)
+                return False
+            with self._lock:
+                self.stats.records_written += len(records)
+                self.stats.files_written += 1
+            return True
+
+    def _keep(self, records: list[dict[str, object]], oldest: float | None, exc: Exception) -> None:
+        """Put unwritten records back in front of the buffer, dropping the oldest over the cap."""
+        logger.error("prediction log write failed (%d records kept): %s", len(records), exc)
+        with self._lock:
             self.stats.write_failures += 1
             self.stats.last_error = str(exc)
-            logger.error("prediction log write failed (%d records kept): %s", len(records), exc)
-            overflow = len(records) - self.max_buffer
+            self._buffer = records + self._buffer
+            self._oldest = oldest if oldest is not None else self._oldest
+            overflow = len(self._buffer) - self.max_buffer
             if overflow > 0:
-                del records[:overflow]
+                del self._buffer[:overflow]
                 self.stats.records_dropped += overflow
-            return False
-        self._buffer = []
-        self._oldest = None
-        self.stats.records_written += len(records)
-        self.stats.files_written += 1
-        return True
 
     def status(self) -> dict[str, object]:
         """What /health reports about the log."""
-        return {"enabled": self.enabled, "pending": self.pending, **vars(self.stats)}
+        with self._lock:
+            return {"enabled": self.enabled, "pending": self.pending, **vars(self.stats)}

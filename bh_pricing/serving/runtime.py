@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import threading
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -16,6 +17,7 @@ from onnxruntime.capi.onnxruntime_pybind11_state import Fail, InvalidArgument, I
 from pydantic import ValidationError
 
 from bh_pricing.contract import canonical_name, known_lookup, to_known
+from bh_pricing.core.intervals import ConformalInterval
 from bh_pricing.io import storage
 from bh_pricing.serving.manifest import (
     CURRENT_FILE,
@@ -41,6 +43,7 @@ class ServedModel:
     manifest: Manifest
     session: ort.InferenceSession
     known_neighborhoods: frozenset[str] = field(default_factory=frozenset)
+    interval: ConformalInterval | None = None
 
     @cached_property
     def neighborhood_lookup(self) -> dict[str, str]:
@@ -134,7 +137,13 @@ def load_bundle(uri: str) -> ServedModel:
     if missing:
         raise BundleError(f"{folder}: graph inputs {sorted(missing)} are not in the manifest")
     known = frozenset(manifest.input_schema.known_neighborhoods)
-    return ServedModel(folder, manifest, session, known)
+    spec = manifest.prediction_interval
+    interval = None
+    if spec is not None:
+        interval = ConformalInterval(
+            spec.level, spec.log_halfwidth, spec.calibration_rows, spec.method
+        )
+    return ServedModel(folder, manifest, session, known, interval)
 
 
 class ModelUnavailableError(RuntimeError):
@@ -155,16 +164,28 @@ class ModelHolder:
         self.error: str | None = None
         self.load_seconds: float | None = None
         self._last_attempt = float("-inf")
+        self._lock = threading.Lock()
 
     def get(self) -> ServedModel:
-        """The loaded model; ModelUnavailableError with the reason when there is none."""
+        """The loaded model; ModelUnavailableError with the reason when there is none.
+
+        Thread-safe: concurrent first requests load the bundle once.
+        """
         if self.model is not None:
             return self.model
-        if time.monotonic() - self._last_attempt >= self.retry_seconds:
-            self._load()
+        with self._lock:
+            if self.model is None and (time.monotonic() - self._last_attempt >= self.retry_seconds):
+                self._load()
         if self.model is None:
             raise ModelUnavailableError(self.error or "model not loaded")
         return self.model
+
+    def try_get(self) -> ServedModel | None:
+        """The model, or None (the reason is in ``status()``); loads it like ``get``."""
+        try:
+            return self.get()
+        except ModelUnavailableError:
+            return None
 
     def _load(self) -> None:
         self._last_attempt = time.monotonic()

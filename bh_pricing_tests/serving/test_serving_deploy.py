@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import importlib.util
 import subprocess
 import sys
@@ -12,7 +13,7 @@ import pytest
 import yaml
 
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
-HANDLER = "bh_pricing.serving.handler.handler"
+HANDLER = "bh_pricing.serving.handler"
 
 
 class _CfnLoader(yaml.SafeLoader):
@@ -105,7 +106,24 @@ def test_cfn_lint_accepts_the_template() -> None:
 def test_lambda_requirements_are_only_the_serving_runtime() -> None:
     lines = (DEPLOY / "lambda-requirements.txt").read_text().splitlines()
     names = {line.split(">")[0].split("=")[0].strip() for line in lines if line and line[0] != "#"}
-    assert names == {"numpy", "onnxruntime", "pydantic"}
+    assert names == {"numpy", "onnxruntime", "pydantic", "fastapi", "mangum"}
+
+
+def test_handler_setting_resolves_like_the_lambda_runtime() -> None:
+    # the runtime splits "module.attribute" at the last dot, imports, then getattr
+    module_name, attribute = HANDLER.rsplit(".", 1)
+    handler = getattr(importlib.import_module(module_name), attribute)
+    assert callable(handler)
+    assert handler.__module__ == "bh_pricing.serving.lambda_handler"
+
+
+def test_serving_container_runs_uvicorn_on_the_serving_runtime() -> None:
+    text = (DEPLOY / "serving.Dockerfile").read_text()
+    assert '"uvicorn", "--factory", "bh_pricing.serving.api:create_app"' in text
+    lines = (DEPLOY / "serving-requirements.txt").read_text().splitlines()
+    entries = [line for line in lines if line and not line.startswith("#")]
+    assert entries[0] == "-r lambda-requirements.txt"
+    assert {e.split(">")[0].split("[")[0] for e in entries[1:]} == {"uvicorn", "boto3"}
 
 
 def test_dockerfile_uses_the_lambda_base_image_and_the_handler() -> None:
@@ -130,9 +148,12 @@ def builder() -> Any:
 def test_zip_builder_copies_only_the_runtime_modules(tmp_path: Path, builder: Any) -> None:
     builder.copy_sources(tmp_path)
     serving = {p.name for p in (tmp_path / "bh_pricing" / "serving").iterdir()}
-    assert {"handler.py", "api.py", "runtime.py", "schemas.py", "openapi.json"} <= serving
+    runtime = {"lambda_handler.py", "api.py", "service.py", "runtime.py", "schemas.py"}
+    assert runtime | {"responses.py", "openapi.json"} <= serving
     assert not serving & {"bundle.py", "onnx_convert.py", "log_reader.py"}
     assert (tmp_path / "bh_pricing" / "io" / "storage.py").is_file(), "the runtime's storage"
+    assert (tmp_path / "bh_pricing" / "core" / "intervals.py").is_file(), "interval bounds"
+    assert not (tmp_path / "bh_pricing" / "core" / "models.py").exists()
     assert not (tmp_path / "bh_pricing" / "io" / "registry.py").exists()
     builder.make_zip(tmp_path, tmp_path.parent / "out.zip")
     assert builder.size_mb(tmp_path) < 1

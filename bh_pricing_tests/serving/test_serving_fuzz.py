@@ -1,4 +1,5 @@
-"""Property-based fuzzing of the handler: whatever the client sends, the answer is never 5xx."""
+"""Property-based fuzzing of the Lambda handler and the ASGI app: whatever the client sends, the
+answer is never 5xx."""
 
 from __future__ import annotations
 
@@ -9,7 +10,8 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bh_pricing.serving.handler import handler
+from bh_pricing.serving import handler
+from bh_pricing_tests.serving.conftest import _alb_event, _v1_event, _v2_event
 
 FIELDS = [
     "neighborhood",
@@ -56,33 +58,33 @@ paths = st.sampled_from(
 
 
 def _event(version: int, method: str, path: str, body: str | None, b64: bool) -> dict[str, Any]:
+    """A realistic v1, v2 or ALB event carrying any method, path and body."""
+    make = {1: _v1_event, 2: _v2_event, 3: _alb_event}[version]
+    event = make(method or "GET", path)
     text = (
         base64.b64encode(body.encode("utf-8", "surrogatepass")).decode() if b64 and body else body
     )
-    if version == 1:
-        return {"httpMethod": method, "path": path, "body": text, "isBase64Encoded": b64}
-    context = {"http": {"method": method}, "stage": "$default"}
-    return {
-        "version": "2.0",
-        "rawPath": path,
-        "requestContext": context,
-        "body": text,
-        "isBase64Encoded": b64,
-    }
+    if version == 2:
+        event["requestContext"]["http"]["method"] = method
+        event["rawPath"] = event["requestContext"]["http"]["path"] = path
+    else:
+        event["httpMethod"], event["path"] = method, path
+    event["body"], event["isBase64Encoded"] = text, b64
+    return event
 
 
 @settings(
     max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
 @given(
-    version=st.sampled_from([1, 2]),
+    version=st.sampled_from([1, 2, 3]),
     method=methods,
     path=paths,
     body=bodies,
     b64=st.booleans(),
 )
 def test_handler_never_answers_5xx(
-    app: Any, version: int, method: str, path: str, body: str | None, b64: bool
+    service: Any, version: int, method: str, path: str, body: str | None, b64: bool
 ) -> None:
     response = handler(_event(version, method, path, body, b64), None)
     assert 200 <= response["statusCode"] < 500, response
@@ -96,7 +98,9 @@ def test_handler_never_answers_5xx(
     max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
 @given(body=listing)
-def test_any_listing_shaped_body_is_priced_or_rejected_with_fields(app: Any, body: dict) -> None:
+def test_any_listing_shaped_body_is_priced_or_rejected_with_fields(
+    service: Any, body: dict
+) -> None:
     response = handler(_event(1, "POST", "/predict", json.dumps(body), False), None)
     payload = json.loads(response["body"])
     assert response["statusCode"] in (200, 400, 422), payload
@@ -116,7 +120,7 @@ def test_any_listing_shaped_body_is_priced_or_rejected_with_fields(app: Any, bod
     latitude=st.none() | st.floats(min_value=-90, max_value=90),
 )
 def test_valid_listings_always_get_a_positive_price(
-    app: Any, neighborhood: str, square_foot: float, rooms: int, latitude: float | None
+    service: Any, neighborhood: str, square_foot: float, rooms: int, latitude: float | None
 ) -> None:
     listing = {
         "neighborhood": neighborhood,

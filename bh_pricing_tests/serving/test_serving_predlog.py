@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import json
+import time
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import pytest
+from fastapi.testclient import TestClient
 
 from bh_pricing.io import storage
-from bh_pricing.serving import handler as handler_module
-from bh_pricing.serving.api import App, ServingSettings
+from bh_pricing.serving import lambda_handler
+from bh_pricing.serving.api import create_app
 from bh_pricing.serving.log_reader import LOG_COLUMNS, read_prediction_log
 from bh_pricing.serving.predlog import PredictionLog
+from bh_pricing.serving.service import PricingService, ServingSettings
 
 
 def _log_lines(root: Path) -> list[dict[str, Any]]:
@@ -25,13 +28,13 @@ def _log_lines(root: Path) -> list[dict[str, Any]]:
 
 
 def test_each_prediction_is_logged_at_the_end_of_the_invocation(
-    app: App, savassi: dict, kaggle_row: dict, v1_event: Any, invoke: Any
+    service: PricingService, savassi: dict, kaggle_row: dict, v1_event: Any, invoke: Any
 ) -> None:
     # when a batch of two listings is priced
     status, body = invoke(v1_event("POST", "/predict", [savassi, kaggle_row]))
     assert status == 200
     # then two records are in one JSON-lines file under a date= folder, nothing pending
-    root = Path(app.settings.prediction_log_uri)
+    root = Path(service.settings.prediction_log_uri)
     files = list(root.rglob("*.jsonl"))
     assert len(files) == 1
     assert files[0].parent.name.startswith("date=")
@@ -43,15 +46,15 @@ def test_each_prediction_is_logged_at_the_end_of_the_invocation(
     assert records[0]["inputs"] == savassi
     assert records[1]["inputs"]["neighborhood"] == "Funcionários"
     assert records[1]["inputs"]["square_foot"] == 102.0
-    assert app.log.pending == 0
+    assert service.log.pending == 0
 
 
-@pytest.mark.usefixtures("app")
+@pytest.mark.usefixtures("service")
 def test_rejected_requests_are_not_logged(
-    app: App, savassi: dict, v1_event: Any, invoke: Any
+    service: PricingService, savassi: dict, v1_event: Any, invoke: Any
 ) -> None:
     invoke(v1_event("POST", "/predict", savassi | {"rooms": -1}))
-    assert _log_lines(Path(app.settings.prediction_log_uri)) == []
+    assert _log_lines(Path(service.settings.prediction_log_uri)) == []
 
 
 def test_buffer_flushes_by_size_when_due(tmp_path: Path) -> None:
@@ -83,30 +86,56 @@ def test_invocations_share_one_write_until_due(
     # given the default batching (100 records or 30 s), here 3 records
     settings = ServingSettings(bundle_root, str(tmp_path / "log"), retry_seconds=0)
     assert (settings.log_max_records, settings.log_max_seconds) == (100, 30.0)
-    app = App(replace(settings, log_max_records=3))
-    handler_module.reset_app(app)
+    service = PricingService(replace(settings, log_max_records=3))
+    lambda_handler.reset_service(service)
     try:
         # when two single-listing invocations end, nothing is written yet
         for _ in range(2):
             assert invoke(v2_event("POST", "/predict", savassi))[0] == 200
-        assert (app.log.pending, _log_lines(tmp_path / "log")) == (2, [])
+        assert (service.log.pending, _log_lines(tmp_path / "log")) == (2, [])
         # then the third reaches the size and its end writes the three records in one file
         invoke(v2_event("POST", "/predict", savassi))
     finally:
-        handler_module.reset_app(None)
-    assert app.log.pending == 0
+        lambda_handler.reset_service(None)
+    assert service.log.pending == 0
     assert len(list((tmp_path / "log").rglob("*.jsonl"))) == 1
     assert len(_log_lines(tmp_path / "log")) == 3
 
 
-def test_close_writes_what_is_buffered(bundle_root: str, tmp_path: Path, savassi: dict) -> None:
-    app = App(ServingSettings(bundle_root, str(tmp_path / "log"), retry_seconds=0))
-    app.handle("POST", "/predict", json.dumps(savassi).encode())
-    app.end_invocation()
-    assert app.log.pending == 1
-    app.close()
-    assert app.log.pending == 0
-    assert len(_log_lines(tmp_path / "log")) == 1
+def test_asgi_lifespan_flushes_when_due_and_at_shutdown(
+    bundle_root: str, tmp_path: Path, savassi: dict
+) -> None:
+    # given the app as uvicorn runs it (lifespan on), batching by 3 records
+    settings = ServingSettings(bundle_root, str(tmp_path / "log"), log_max_records=3)
+    service = PricingService(settings)
+    with TestClient(create_app(service)) as client:
+        # when 2 listings are priced, nothing is written; the 3rd fills the buffer
+        for _ in range(2):
+            assert client.post("/predict", json=savassi).status_code == 200
+        assert (service.log.pending, _log_lines(tmp_path / "log")) == (2, [])
+        assert client.post("/predict", json=savassi).status_code == 200
+        # then the background task writes the 3 records in one file, without another request
+        deadline = time.monotonic() + 5
+        while service.log.pending and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert len(_log_lines(tmp_path / "log")) == 3
+        # and a record still buffered at shutdown is written by the lifespan's end
+        assert client.post("/predict", json=savassi).status_code == 200
+        assert service.log.pending == 1
+    assert service.log.pending == 0
+    assert len(_log_lines(tmp_path / "log")) == 4
+    assert len(list((tmp_path / "log").rglob("*.jsonl"))) == 2
+
+
+def test_asgi_background_flush_by_age(bundle_root: str, tmp_path: Path, savassi: dict) -> None:
+    settings = ServingSettings(bundle_root, str(tmp_path / "log"), log_max_seconds=0.2)
+    service = PricingService(settings)
+    with TestClient(create_app(service)) as client:
+        assert client.post("/predict", json=savassi).status_code == 200
+        deadline = time.monotonic() + 5
+        while service.log.pending and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert _log_lines(tmp_path / "log") != [], "written once 0.2 s old, with no new request"
 
 
 def test_batching_is_configured_from_the_environment() -> None:
@@ -118,7 +147,7 @@ def test_batching_is_configured_from_the_environment() -> None:
 
 
 def test_write_failure_is_counted_and_reported_but_request_succeeds(
-    app: App,
+    service: PricingService,
     savassi: dict,
     v1_event: Any,
     invoke: Any,
@@ -142,7 +171,7 @@ def test_write_failure_is_counted_and_reported_but_request_succeeds(
     # when the store recovers, the kept record is written with the next flush
     monkeypatch.undo()
     invoke(v1_event("POST", "/predict", savassi))
-    assert len(_log_lines(Path(app.settings.prediction_log_uri))) == 2
+    assert len(_log_lines(Path(service.settings.prediction_log_uri))) == 2
 
 
 def test_buffer_is_bounded_while_the_store_is_down(tmp_path: Path) -> None:
@@ -157,11 +186,11 @@ def test_buffer_is_bounded_while_the_store_is_down(tmp_path: Path) -> None:
 
 
 def test_reader_returns_one_row_per_prediction(
-    app: App, savassi: dict, v2_event: Any, invoke: Any
+    service: PricingService, savassi: dict, v2_event: Any, invoke: Any
 ) -> None:
     invoke(v2_event("POST", "/predict", savassi))
     invoke(v2_event("POST", "/predict", [savassi | {"latitude": None}, savassi]))
-    frame = read_prediction_log(app.settings.prediction_log_uri)
+    frame = read_prediction_log(service.settings.prediction_log_uri)
     assert list(frame.columns) == list(LOG_COLUMNS)
     assert len(frame) == 3
     assert frame["latitude"].isna().sum() == 1

@@ -11,10 +11,10 @@ import pytest
 from moto import mock_aws
 
 from bh_pricing.io import storage
-from bh_pricing.serving import handler as handler_module
-from bh_pricing.serving.api import App, ServingSettings
+from bh_pricing.serving import lambda_handler
 from bh_pricing.serving.log_reader import read_prediction_log
 from bh_pricing.serving.runtime import read_current
+from bh_pricing.serving.service import PricingService, ServingSettings
 
 BUCKET = "bh-pricing-test"
 
@@ -35,7 +35,7 @@ def s3(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
         client.create_bucket(Bucket=BUCKET)
         yield client
     storage.reset_s3_client()
-    handler_module.reset_app(None)
+    lambda_handler.reset_service(None)
 
 
 def test_bundle_on_s3_serves_and_logs_to_s3(
@@ -59,7 +59,7 @@ def test_bundle_on_s3_serves_and_logs_to_s3(
     # when a Lambda container serves it with the log on S3
     log_uri = f"s3://{BUCKET}/prediction-log"
     settings = ServingSettings(root, log_uri, retry_seconds=0, log_max_records=1)
-    handler_module.reset_app(App(settings))
+    lambda_handler.reset_service(PricingService(settings))
     status, body = invoke(v1_event("POST", "/predict", [savassi, kaggle_row], base64_body=True))
     # then it prices and the log can be read back from S3
     assert status == 200, body
@@ -71,7 +71,7 @@ def test_bundle_on_s3_serves_and_logs_to_s3(
 
 def test_missing_s3_bundle_is_503(s3: Any, savassi: dict, v2_event: Any, invoke: Any) -> None:
     root = f"s3://{BUCKET}/nothing"
-    handler_module.reset_app(App(ServingSettings(root, None, retry_seconds=0)))
+    lambda_handler.reset_service(PricingService(ServingSettings(root, None, retry_seconds=0)))
     status, body = invoke(v2_event("POST", "/predict", savassi))
     assert status == 503
     assert f"{root}/manifest.json: no such object" in body["error"]
@@ -81,9 +81,11 @@ def test_log_write_to_missing_bucket_does_not_fail_the_request(
     s3: Any, bundle_root: str, savassi: dict, v2_event: Any, invoke: Any
 ) -> None:
     log_uri = "s3://no-such-bucket/log"
-    app = App(ServingSettings(bundle_root, log_uri, retry_seconds=0, log_max_records=1))
-    handler_module.reset_app(app)
+    service = PricingService(
+        ServingSettings(bundle_root, log_uri, retry_seconds=0, log_max_records=1)
+    )
+    lambda_handler.reset_service(service)
     status, _ = invoke(v2_event("POST", "/predict", savassi))
     assert status == 200
-    assert app.log.stats.write_failures == 1
-    assert "no-such-bucket" in (app.log.stats.last_error or "")
+    assert service.log.stats.write_failures == 1
+    assert "no-such-bucket" in (service.log.stats.last_error or "")

@@ -8,6 +8,7 @@ from mlflow import pyfunc
 
 from bh_pricing.constants import CHAMPION_ALIAS, CHAMPION_URI
 from bh_pricing.io import registry, storage
+from bh_pricing.io.model_logging import PriceOnly
 from bh_pricing.monitoring.drift import PriceModel
 from bh_pricing.monitoring.retraining import split_holdout
 from bh_pricing.resources import MlflowTracking
@@ -29,7 +30,7 @@ def load_champion(mlflow: MlflowTracking, test_listings: pd.DataFrame) -> Monito
     """Champion from the registry; its reference is the holdout it was promoted on, if tagged
     (a retrained champion), else the reference half of ``test_listings``."""
     version = registry.version_by_alias(mlflow.client(), CHAMPION_ALIAS)
-    model = None if version is None else pyfunc.load_model(CHAMPION_URI)
+    model = None if version is None else PriceOnly(pyfunc.load_model(CHAMPION_URI))
     uri = None if version is None else version.tags.get(REFERENCE_TAG)
     if uri:
         reference = pd.read_parquet(io.BytesIO(storage.read_bytes(uri)))

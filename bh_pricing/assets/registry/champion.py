@@ -20,6 +20,7 @@ from bh_pricing.core.models import split_features_target
 from bh_pricing.core.plots import predicted_vs_actual
 from bh_pricing.core.promotion import PromotionDecision, decide_promotion
 from bh_pricing.io import registry
+from bh_pricing.io.model_logging import interval_metrics, predicted_prices
 from bh_pricing.resources import MlflowTracking
 
 
@@ -46,10 +47,12 @@ class PromotionConfig(dg.Config):
 
 
 def score(model_uri: str, test: pd.DataFrame) -> tuple[dict[str, float], pd.Series]:
-    """Load a model through the pyfunc contract and score it on ``test``."""
+    """Load a model through the pyfunc contract and score it on ``test`` (with the coverage of
+    its prediction interval, when it has one)."""
     X, y = split_features_target(test)
-    predictions = pd.Series(mlflow.pyfunc.load_model(model_uri).predict(X), index=test.index)
-    return regression_metrics(y, predictions.to_numpy()), predictions
+    output = mlflow.pyfunc.load_model(model_uri).predict(X)
+    predictions = pd.Series(predicted_prices(output), index=test.index)
+    return regression_metrics(y, predictions.to_numpy()) | interval_metrics(output, y), predictions
 
 
 @dg.asset(
@@ -109,6 +112,11 @@ def champion_model(
             f"champion_test_{config.metric}": (
                 -1.0 if decision.champion_score is None else round(decision.champion_score, 2)
             ),
+            **{
+                f"test_{k}": round(best_metrics[k], 4)
+                for k in ("interval_coverage", "interval_mean_width")
+                if k in best_metrics
+            },
             "test_scores": dg.MetadataValue.md(table.round(4).to_markdown()),
             "predicted_vs_actual": dg.MetadataValue.md(
                 predicted_vs_actual(

@@ -11,12 +11,12 @@ champion, manual promotion, ``force_export``) a new bundle folder is written und
 
 import dagster as dg
 import pandas as pd
-from mlflow.sklearn import load_model
 from pydantic import Field
 
 from bh_pricing.assets.registry.champion import ChampionResult
 from bh_pricing.constants import CHAMPION_ALIAS, REGISTERED_MODEL_NAME, SERVING
 from bh_pricing.io import registry, storage
+from bh_pricing.io.model_logging import load_pricing_model
 from bh_pricing.resources import Locations, MlflowTracking
 from bh_pricing.serving.bundle import (
     PARITY_TOLERANCE,
@@ -68,7 +68,7 @@ def serving_bundle(
         raise dg.Failure(
             f"{REGISTERED_MODEL_NAME} has no {CHAMPION_ALIAS!r} alias: nothing to serve"
         )
-    estimator = load_model(f"models:/{REGISTERED_MODEL_NAME}/{champion.version}")
+    estimator, interval = load_pricing_model(f"models:/{REGISTERED_MODEL_NAME}/{champion.version}")
     root = locations.bundles_uri()
     current = read_current(root)
     reuse = (
@@ -91,6 +91,7 @@ def serving_bundle(
             run_id=champion.run_id,
             test_metrics=test_metrics,
             known_neighborhoods=known_categories(estimator, "neighborhood"),
+            interval=interval,
             publish=False,
         )
         uri = exported.uri
@@ -145,6 +146,11 @@ def _bundle_metadata(uri: str) -> dict[str, object]:
         "model_version": manifest.model_version,
         "run_id": manifest.run_id,
         "estimator": manifest.estimator,
+        "interval": (
+            "none"
+            if manifest.prediction_interval is None
+            else dg.MetadataValue.json(manifest.prediction_interval.model_dump())
+        ),
         "model_sha256": model.sha256,
         "manifest_sha256": sha256(manifest_bytes),
         "size_bytes": model.bytes + len(manifest_bytes),

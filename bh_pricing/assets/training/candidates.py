@@ -3,49 +3,24 @@
 import io
 from dataclasses import dataclass
 from importlib.metadata import version
-from pathlib import Path
 
 import dagster as dg
 import mlflow
 import pandas as pd
-from mlflow.models import infer_signature
 from threadpoolctl import threadpool_limits
 
-import bh_pricing
 from bh_pricing.constants import TRAINING
 from bh_pricing.core.evaluation import CV_MAX_ROWS, cross_validated_metrics
 from bh_pricing.core.models import CANDIDATES, CandidateSpec, fit_candidate, split_features_target
+from bh_pricing.io.model_logging import calibrate_interval, log_pricing_model
 from bh_pricing.resources import MlflowTracking
-
-# Types our own fitted candidates contain beyond skops' defaults (reviewed: created by this step).
-SKOPS_TRUSTED_TYPES = (
-    "numpy.dtype",
-    "sklearn.model_selection._split.KFold",
-    "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",
-    "bh_pricing.core.comparables.ComparablesAdjusted",
-    "bh_pricing.core.spatial.SpatialPriceLevel",
-    "bh_pricing.core.spatial.PriceLattice",
-)
-
-
-def model_code_paths(estimator: object) -> list[str] | None:
-    """This package's source, logged with a model that contains classes of its own.
-
-    The tree candidates hold ``bh_pricing`` estimators (``SpatialPriceLevel``,
-    ``ComparablesAdjusted``): the logged copy of the package lets ``mlflow.pyfunc.load_model``
-    import them where bh-pricing is not installed.
-    """
-    parts = [estimator, *estimator.get_params(deep=True).values()]
-    if not any(type(part).__module__.startswith(f"{bh_pricing.__name__}.") for part in parts):
-        return None
-    return [str(Path(bh_pricing.__file__).parent)]
 
 
 def model_requirements() -> list[str]:
     """Pinned requirements of a logged model (skips MLflow's slow requirement inference)."""
     return [
         f"{dist}=={version(dist)}"
-        for dist in ("scikit-learn", "numpy", "pandas", "scipy", "skops", "mlflow")
+        for dist in ("scikit-learn", "numpy", "pandas", "scipy", "mlflow")
     ]
 
 
@@ -101,16 +76,8 @@ def log_candidate(
             buffer = io.StringIO()
             fitted.search_results.to_csv(buffer, index=False)
             mlflow.log_text(buffer.getvalue(), "search/cv_results.csv")
-        example = X.head(5)
-        info = mlflow.sklearn.log_model(
-            fitted.estimator,
-            name="model",
-            signature=infer_signature(example, fitted.estimator.predict(example)),
-            input_example=example,
-            pip_requirements=model_requirements(),
-            skops_trusted_types=list(SKOPS_TRUSTED_TYPES),
-            code_paths=model_code_paths(fitted.estimator),
-        )
+        interval = calibrate_interval(fitted.estimator, X, y, config.folds, config.seed)
+        info = log_pricing_model(fitted.estimator, interval, X, model_requirements())
     candidate = CandidateRun(
         spec.name, run.info.run_id, info.model_uri, metrics, {k: str(v) for k, v in params.items()}
     )

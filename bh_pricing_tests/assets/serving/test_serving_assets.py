@@ -7,14 +7,13 @@ from typing import Any
 
 import dagster as dg
 import mlflow
-import numpy as np
 import pandas as pd
 import pytest
 
 from bh_pricing.assets import serving
 from bh_pricing.constants import CHAMPION_URI, FEATURE_COLUMNS
 from bh_pricing.resources import RawListingsSource, build_resources
-from bh_pricing.serving import handler as handler_module
+from bh_pricing.serving import handler, lambda_handler
 from bh_pricing.serving.manifest import CURRENT_FILE
 from bh_pricing.serving.runtime import ServedModel
 from bh_pricing_tests.assets.test_graph import FAST, GRAPH
@@ -80,9 +79,9 @@ def first_run(home: Path) -> dg.ExecuteInProcessResult:
 @pytest.fixture
 def served_by_handler() -> Iterator[None]:
     """The handler's app is rebuilt from the environment for the test, and dropped after it."""
-    handler_module.reset_app(None)
+    lambda_handler.reset_service(None)
     yield
-    handler_module.reset_app(None)
+    lambda_handler.reset_service(None)
 
 
 def test_bundle_is_published_under_the_artifact_store(home: Path, first_run) -> None:
@@ -117,15 +116,27 @@ def test_handler_serves_the_bundle_like_the_mlflow_champion(
     monkeypatch.setenv("BH_PRICING_PREDICTION_LOG_URI", str(home / "prediction-log"))
     monkeypatch.setenv("BH_PRICING_LOG_MAX_RECORDS", "1")
     # when it prices a listing
-    event = {"httpMethod": "POST", "path": "/predict", "body": json.dumps(LISTING)}
-    response = handler_module.handler(event, None)
+    event = {
+        "resource": "/{proxy+}",
+        "path": "/predict",
+        "httpMethod": "POST",
+        "headers": {"content-type": "application/json"},
+        "requestContext": {"stage": "prod", "requestId": "r-1"},
+        "body": json.dumps(LISTING),
+        "isBase64Encoded": False,
+    }
+    response = handler(event, None)
     # then it answers with the champion's version and the champion's price
     assert response["statusCode"] == 200, response["body"]
     body = json.loads(response["body"])
     assert body["model_version"] == meta["model_version"]
     frame = pd.DataFrame([LISTING], columns=list(FEATURE_COLUMNS))
-    expected = float(np.asarray(mlflow.pyfunc.load_model(CHAMPION_URI).predict(frame))[0])
-    assert body["price"] == pytest.approx(expected, rel=1e-3)
+    expected = mlflow.pyfunc.load_model(CHAMPION_URI).predict(frame).iloc[0]
+    assert body["price"] == pytest.approx(expected["price"], rel=1e-3)
+    # with the champion's interval, stored in the bundle manifest
+    assert body["interval"]["level"] == expected["interval_level"] == 0.8
+    assert body["interval"]["low"] == pytest.approx(expected["interval_low"], rel=1e-3)
+    assert body["interval"]["high"] == pytest.approx(expected["interval_high"], rel=1e-3)
     # and prediction_log reads the logged prediction back
     logged = _materialize("prediction_log")
     log_meta = _metadata(logged, "prediction_log")
