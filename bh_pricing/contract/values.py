@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -68,7 +68,10 @@ def parse_number(value: Any) -> tuple[float, int]:
     if isinstance(value, bool):
         return math.nan, INVALID
     if isinstance(value, int | float):
-        number = float(value)
+        try:
+            number = float(value)
+        except OverflowError:  # an int beyond float64, e.g. 10**400 in JSON
+            return math.nan, INVALID
         return (number, OK) if math.isfinite(number) else (math.nan, INVALID)
     if not isinstance(value, str):
         return math.nan, INVALID
@@ -112,10 +115,13 @@ def _as_objects(raw: Sequence[Any] | np.ndarray) -> np.ndarray:
 
 def _key(value: Any) -> Any:
     # NaN never equals itself; one key for every NaN keeps the memo small. Booleans would merge
-    # with 0/1 as dict keys, so they keep their type in the key.
+    # with 0/1 as dict keys, so they keep their type in the key. Unhashable values (JSON objects
+    # and arrays) are never numbers: one key per type, which ``parse_number`` reads as INVALID.
     if isinstance(value, float) and math.isnan(value):
         return None
-    return ("bool", value) if isinstance(value, bool) else value
+    if isinstance(value, bool):
+        return ("bool", value)
+    return value if isinstance(value, Hashable) else ("unhashable", type(value).__name__)
 
 
 def _fast_path(values: np.ndarray) -> ParsedNumbers | None:

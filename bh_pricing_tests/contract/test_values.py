@@ -88,3 +88,12 @@ def test_vectorised_parsing_equals_the_scalar_rule(column):
 def test_parsing_rejects_two_dimensional_input():
     with pytest.raises(ValueError, match="1-D"):
         parse_numbers(np.array([["1"]], dtype=object))
+
+
+@pytest.mark.parametrize("value", [{"a": 1}, [1, 2], [], {}, 10**400, -(10**400)])
+def test_values_that_are_no_numbers_are_invalid_not_errors(value: object) -> None:
+    parsed = parse_numbers(["12", value, None])
+    assert parsed.state.tolist() == [OK, INVALID, MISSING]
+    number, state = parse_number(value)
+    assert math.isnan(number)
+    assert state == INVALID

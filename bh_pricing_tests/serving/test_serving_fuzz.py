@@ -10,6 +10,7 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from bh_pricing.contract import DEFAULT_BOUNDS, canonical_name
 from bh_pricing.serving import handler
 from bh_pricing_tests.serving.conftest import _alb_event, _v1_event, _v2_event
 
@@ -114,9 +115,10 @@ def test_any_listing_shaped_body_is_priced_or_rejected_with_fields(
     max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
 @given(
-    neighborhood=st.text(min_size=1, max_size=40).filter(lambda s: s.strip()),
-    square_foot=st.floats(min_value=1, max_value=100_000),
-    rooms=st.integers(min_value=0, max_value=100),
+    neighborhood=st.text(min_size=1, max_size=40).filter(lambda s: canonical_name(s) != ""),
+    square_foot=st.floats(*DEFAULT_BOUNDS.square_foot),
+    rooms=st.integers(*(int(b) for b in DEFAULT_BOUNDS.rooms)),
+    # any latitude: off the map it is cleared and the listing priced without the location
     latitude=st.none() | st.floats(min_value=-90, max_value=90),
 )
 def test_valid_listings_always_get_a_positive_price(
