@@ -11,39 +11,62 @@ from sklearn.metrics import (
     r2_score,
     root_mean_squared_error,
 )
-from sklearn.model_selection import KFold, cross_validate
+from sklearn.model_selection import KFold
 
 METRICS = ("rmse", "mae", "mape", "r2")
-_SCORERS = {
-    "rmse": "neg_root_mean_squared_error",
-    "mae": "neg_mean_absolute_error",
-    "mape": "neg_mean_absolute_percentage_error",
-    "r2": "r2",
-}
+# Every candidate is a pipeline (or wraps one) whose last step is called ``model``.
+WEIGHT_PARAM = "model__sample_weight"
 
 
-def regression_metrics(y_true: pd.Series | np.ndarray, y_pred: np.ndarray) -> dict[str, float]:
-    """RMSE, MAE (BRL), MAPE (fraction) and R² of predictions."""
+def regression_metrics(
+    y_true: pd.Series | np.ndarray, y_pred: np.ndarray, sample_weight: np.ndarray | None = None
+) -> dict[str, float]:
+    """RMSE, MAE (BRL), MAPE (fraction) and R² of predictions, weighted when weights are given."""
     return {
-        "rmse": float(root_mean_squared_error(y_true, y_pred)),
-        "mae": float(mean_absolute_error(y_true, y_pred)),
-        "mape": float(mean_absolute_percentage_error(y_true, y_pred)),
-        "r2": float(r2_score(y_true, y_pred)),
+        "rmse": float(root_mean_squared_error(y_true, y_pred, sample_weight=sample_weight)),
+        "mae": float(mean_absolute_error(y_true, y_pred, sample_weight=sample_weight)),
+        "mape": float(mean_absolute_percentage_error(y_true, y_pred, sample_weight=sample_weight)),
+        "r2": float(r2_score(y_true, y_pred, sample_weight=sample_weight)),
     }
 
 
+def fit_weighted(
+    estimator: RegressorMixin,
+    X: pd.DataFrame,
+    y: pd.Series,
+    sample_weight: np.ndarray | None = None,
+) -> RegressorMixin:
+    """Fit ``estimator``, passing ``sample_weight`` to its final ``model`` step when given."""
+    if sample_weight is None:
+        return estimator.fit(X, y)
+    return estimator.fit(X, y, **{WEIGHT_PARAM: sample_weight})
+
+
 def cross_validated_metrics(
-    estimator: RegressorMixin, X: pd.DataFrame, y: pd.Series, folds: int = 5, seed: int = 42
+    estimator: RegressorMixin,
+    X: pd.DataFrame,
+    y: pd.Series,
+    folds: int = 5,
+    seed: int = 42,
+    sample_weight: np.ndarray | None = None,
 ) -> dict[str, float]:
-    """Mean and std of each metric over shuffled K folds (``cv_<m>``, ``cv_<m>_std``)."""
-    scores = cross_validate(
-        clone(estimator), X, y, cv=KFold(folds, shuffle=True, random_state=seed), scoring=_SCORERS
-    )
+    """Mean and std of each metric over shuffled K folds (``cv_<m>``, ``cv_<m>_std``).
+
+    With ``sample_weight``, each fold is fitted and scored with the weights of its rows, so the
+    scores measure what the weighted training optimizes.
+    """
+    per_fold: dict[str, list[float]] = {name: [] for name in METRICS}
+    for train, test in KFold(folds, shuffle=True, random_state=seed).split(X):
+        fit_weights = None if sample_weight is None else sample_weight[train]
+        score_weights = None if sample_weight is None else sample_weight[test]
+        fitted = fit_weighted(clone(estimator), X.iloc[train], y.iloc[train], fit_weights)
+        scores = regression_metrics(y.iloc[test], fitted.predict(X.iloc[test]), score_weights)
+        for name in METRICS:
+            per_fold[name].append(scores[name])
     result: dict[str, float] = {}
     for name in METRICS:
-        values = scores[f"test_{name}"] * (1 if name == "r2" else -1)
-        result[f"cv_{name}"] = float(np.mean(values))
-        result[f"cv_{name}_std"] = float(np.std(values))
+        result[f"cv_{name}"] = float(np.mean(per_fold[name]))
+        result[f"cv_{name}_std"] = float(np.std(per_fold[name]))
     return result
 
 

@@ -14,9 +14,9 @@ import pandas as pd
 from mlflow.sklearn import load_model
 from pydantic import Field
 
-from bh_pricing.assets.registry.champion import ChampionResult
 from bh_pricing.constants import CHAMPION_ALIAS, REGISTERED_MODEL_NAME, SERVING
 from bh_pricing.io import registry, storage
+from bh_pricing.lifecycle import ChampionResult
 from bh_pricing.resources import Locations, MlflowTracking
 from bh_pricing.serving.bundle import (
     PARITY_TOLERANCE,
