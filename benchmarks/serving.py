@@ -27,7 +27,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from bh_pricing.assets.training.candidates import SKOPS_TRUSTED_TYPES
 from bh_pricing.constants import (
     CHAMPION_ALIAS,
     CHAMPION_URI,
@@ -37,6 +36,7 @@ from bh_pricing.constants import (
 from bh_pricing.core.cleaning import clean_listings
 from bh_pricing.core.models import CANDIDATES, split_features_target
 from bh_pricing.core.sample import generate_raw_listings
+from bh_pricing.lifecycle.fitting import SKOPS_TRUSTED_TYPES
 from bh_pricing.serving import handler as handler_module
 from bh_pricing.serving.api import App, ServingSettings
 from bh_pricing.serving.bundle import export_bundle

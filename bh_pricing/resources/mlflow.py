@@ -97,6 +97,13 @@ class MlflowTracking(dg.ConfigurableResource):
         url = self.run_url(run_id, experiment_id)
         return {} if url is None else {"mlflow_run": dg.MetadataValue.url(url)}
 
+    def model_version_link(self, name: str, version: str) -> dict[str, dg.MetadataValue]:
+        """``{"mlflow_model_version": <url>}`` of a registered version, or nothing without a UI."""
+        if not self.ui_url:
+            return {}
+        url = f"{self.ui_url.rstrip('/')}/#/models/{name}/versions/{version}"
+        return {"mlflow_model_version": dg.MetadataValue.url(url)}
+
     def experiment_url(self, experiment_id: str) -> str | None:
         """The experiment's page in the MLflow UI (its training runs), when a UI URL is known."""
         if not self.ui_url:

@@ -9,6 +9,7 @@ still waiting for either is left out, and the metadata says so.
 """
 
 from collections.abc import Iterator
+from typing import Any
 
 import dagster as dg
 import pandas as pd
@@ -67,12 +68,11 @@ def train_test(
     context: dg.AssetExecutionContext,
     config: SplitConfig,
     clean_listings: pd.DataFrame,
-    market_batches: dict[str, pd.DataFrame] | None,
+    market_batches: Any,
 ) -> Iterator[dg.Output]:
     """Split the clean listings, add the accepted batches, weight every row by recency."""
-    # The I/O manager gives None, not an empty dict, while no partition exists.
-    landed = market_batches or {}
     registered = context.instance.get_dynamic_partitions(MARKET_BATCHES)
+    landed = by_partition(market_batches, registered)
     checked = context.instance.get_materialized_partitions(DRIFT_REPORT)
     accepted = [key for key in registered if key in landed and key in checked]
     waiting = {
@@ -90,6 +90,18 @@ def train_test(
         context.log.info(f"batches left out: {waiting}")
     for name, frame in (("train_listings", data.train), ("test_listings", data.test)):
         yield dg.Output(frame, output_name=name, metadata=_metadata(config, data, frame, waiting))
+
+
+def by_partition(loaded: Any, keys: list[str]) -> dict[str, pd.DataFrame]:
+    """The materialized batches by partition key, from what the I/O manager loaded for every
+    registered partition ``keys``: None for no partition (or one not materialized), the frame
+    itself for a single one, a dict without the missing ones for several."""
+    if loaded is None:
+        return {}
+    if isinstance(loaded, pd.DataFrame):
+        (key,) = keys
+        return {key: loaded}
+    return dict(loaded)
 
 
 def _metadata(

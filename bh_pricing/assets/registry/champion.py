@@ -14,7 +14,7 @@ import pandas as pd
 from pydantic import Field
 
 from bh_pricing.assets.training.candidates import CANDIDATE_KEYS
-from bh_pricing.constants import REGISTERED_MODEL_NAME, REGISTRY
+from bh_pricing.constants import CHAMPION_ALIAS, REGISTERED_MODEL_NAME, REGISTRY
 from bh_pricing.core.evaluation import residuals_by_neighborhood
 from bh_pricing.core.plots import predicted_vs_actual
 from bh_pricing.core.promotion import PromotionPolicy, PromotionRule
@@ -66,7 +66,7 @@ def champion_model(
     tags = {"dagster_run_id": context.run.run_id}
     outcome = promote_best(mlflow.client(), list(candidates.values()), test_listings, rule, tags)
     result = outcome.result
-    kept = "" if result.alias == "champion" else f"kept champion v{result.champion_version}; "
+    kept = "" if result.alias == CHAMPION_ALIAS else f"kept champion v{result.champion_version}; "
     summary = f"{kept}v{result.version} ({result.candidate}) is {result.alias}"
     context.log.info(f"{summary}: {result.decision}")
     residuals = residuals_by_neighborhood(test_listings, outcome.predictions)
@@ -75,7 +75,7 @@ def champion_model(
         "champion_version": int(result.champion_version),
         "version": int(result.version),
         "alias": result.alias,
-        "promoted": result.alias == "champion",
+        "promoted": result.alias == CHAMPION_ALIAS,
         "summary": summary,
         "decision": result.decision,
         "policy": rule.policy,
@@ -96,6 +96,7 @@ def champion_model(
         ),
         "mlflow_run_id": result.run_id,
         **mlflow.run_link(result.run_id, mlflow.experiment_id()),
+        **mlflow.model_version_link(REGISTERED_MODEL_NAME, result.champion_version),
     }
     if result.previous_champion is not None:
         metadata["previous_champion"] = int(result.previous_champion)

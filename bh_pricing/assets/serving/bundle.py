@@ -118,6 +118,8 @@ def serving_bundle(
             ),
             **_bundle_metadata(uri),
             **_parity_metadata(parity),
+            **mlflow.run_link(champion.run_id, mlflow.experiment_id()),
+            **mlflow.model_version_link(REGISTERED_MODEL_NAME, str(champion.version)),
         },
         check_results=[
             dg.AssetCheckResult(
