@@ -33,7 +33,9 @@ from bh_pricing_tests.topology.scenario import (
     shifted_batch_csv,
 )
 
-pytestmark = pytest.mark.integration
+# Two retrainings of four candidates each, then a third: longer than the suite's default timeout
+# on a shared 2-core machine.
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(3600)]
 
 SENSOR_TIMEOUT, RETRAIN_TIMEOUT = 240.0, 900.0
 # A bound on behaviour, not a speed test: it only catches a retraining the sensor never launches.
