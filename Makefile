@@ -22,11 +22,12 @@ install:  ## create .venv and install bh-pricing with its dev extras
 dagster-home:
 	@mkdir -p $(DAGSTER_HOME) && cp dagster.yaml $(DAGSTER_HOME)/dagster.yaml
 
-run: dagster-home  ## materialize the whole graph headless on the embedded defaults
-	$(BIN)/dagster asset materialize -m bh_pricing.definitions --select '*'
+run: dagster-home  ## materialize the whole graph headless on the embedded defaults, then summarize
+	$(BIN)/dagster job execute -m bh_pricing.definitions -j build_graph
+	$(BIN)/python -m bh_pricing.lifecycle.summary
 
-dev: dagster-home  ## open the Dagster UI (http://127.0.0.1:3000) with sensors running
-	$(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
+dev: dagster-home  ## open the Dagster UI (http://127.0.0.1:3000, PORT=... to change) with sensors
+	$(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p $(or $(PORT),3000)
 
 test:  ## run the whole test suite (what CI runs)
 	$(BIN)/python -m pytest
@@ -46,9 +47,9 @@ bench:  ## run every benchmark (RAW=path/to/kaggle.csv to use the real file)
 	$(BIN)/python benchmarks/serving.py
 	$(BIN)/python benchmarks/retraining_latency.py
 
-mlflow-ui:  ## browse runs and the registry of the local MLflow store (http://127.0.0.1:5000)
+mlflow-ui:  ## browse the local MLflow store (http://127.0.0.1:5000, PORT=... to change)
 	$(BIN)/mlflow ui --backend-store-uri sqlite:///$(BH_PRICING_HOME)/mlflow/mlflow.db \
-		--host 127.0.0.1 --port 5000
+		--host 127.0.0.1 --port $(or $(PORT),5000)
 
 serve:  ## serve the published bundle on http://$(SERVE_HOST):$(PORT) (uvicorn; PORT=8081 to move it)
 	BH_PRICING_MODEL_URI="$${BH_PRICING_MODEL_URI:-$(BH_PRICING_HOME)/artifacts/bundles}" \

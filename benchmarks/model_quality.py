@@ -32,7 +32,7 @@ from threadpoolctl import threadpool_limits
 
 from bh_pricing.core.cleaning import clean_listings
 from bh_pricing.core.evaluation import (
-    cross_validated_metrics,
+    cross_validate,
     regression_metrics,
     unseen_in_training,
 )
@@ -89,12 +89,10 @@ def evaluate(
         with threadpool_limits(limits=threads):
             fitted = fit_candidate(spec, train, folds=folds, seed=SEED)
             fit_seconds = time.perf_counter() - start
-            scores = (
-                cross_validated_metrics(fitted.estimator, X_train, y_train, folds, SEED)
-                if cv
-                else {}
-            )
-            interval = calibrate_interval(fitted.estimator, X_train, y_train, folds, SEED)
+            # one K-fold pass gives the CV metrics and the interval's calibration
+            validation = cross_validate(fitted.estimator, X_train, y_train, folds, SEED)
+            scores = validation.metrics if cv else {}
+            interval = calibrate_interval(validation, folds)
         predicted = fitted.estimator.predict(X_test)
         held_out = held_out_scores(test, unseen, predicted)
         low, high = interval.bounds(predicted)

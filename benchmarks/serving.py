@@ -35,7 +35,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from bh_pricing.assets.training.candidates import model_requirements
 from bh_pricing.constants import (
     CHAMPION_ALIAS,
     CHAMPION_URI,
@@ -43,9 +42,11 @@ from bh_pricing.constants import (
     REGISTERED_MODEL_NAME,
 )
 from bh_pricing.core.cleaning import clean_listings
+from bh_pricing.core.evaluation import cross_validate
 from bh_pricing.core.models import CANDIDATES, split_features_target
 from bh_pricing.core.sample import generate_raw_listings
 from bh_pricing.io.model_logging import calibrate_interval, load_pricing_model, log_pricing_model
+from bh_pricing.lifecycle.fitting import model_requirements
 from bh_pricing.serving import lambda_handler
 from bh_pricing.serving.bundle import export_bundle
 from bh_pricing.serving.service import PricingService, ServingSettings
@@ -114,7 +115,7 @@ def mlflow_reference(
 
     mlflow.set_tracking_uri(f"sqlite:///{tmp / 'mlflow.db'}")
     experiment = mlflow.create_experiment("bench", artifact_location=(tmp / "art").as_uri())
-    interval = calibrate_interval(estimator, X, y, folds=5, seed=0)
+    interval = calibrate_interval(cross_validate(estimator, X, y, folds=5, seed=0), folds=5)
     with mlflow.start_run(experiment_id=experiment):
         info = log_pricing_model(estimator, interval, X, model_requirements())
     version = mlflow.register_model(info.model_uri, REGISTERED_MODEL_NAME)

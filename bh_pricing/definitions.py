@@ -1,7 +1,7 @@
-"""The main code location: assembles each group's definitions with the chosen resource set.
+"""The one code location: every group's assets, the sensors and the chosen resource set.
 
-Dynamically partitioned batch assets and the landing and retraining sensors live in
-``bh_pricing.batch_definitions``.
+Definitions are built when Dagster loads the location (``@dg.definitions``), so the resource set
+(``BH_PRICING_ENV``) and its settings are read then, never at import.
 """
 
 import dagster as dg
@@ -9,17 +9,24 @@ import dagster as dg
 from bh_pricing import sensors
 from bh_pricing.assets import ingest, monitoring, preparation, registry, serving, training
 from bh_pricing.execution import forkserver_executor
+from bh_pricing.jobs import build_graph
 from bh_pricing.resources import build_resources
 
-defs = dg.Definitions.merge(
-    ingest.defs,
-    preparation.defs,
-    training.defs,
-    registry.defs,
-    serving.defs,
-    monitoring.defs,
-    sensors.publishing_defs,
-    dg.Definitions(
-        resources=build_resources(), executor=forkserver_executor("bh_pricing.definitions")
-    ),
-)
+
+@dg.definitions
+def defs() -> dg.Definitions:
+    """The whole graph, its jobs and sensors, with ``build_resources()``."""
+    return dg.Definitions.merge(
+        ingest.defs,
+        preparation.defs,
+        training.defs,
+        registry.defs,
+        serving.defs,
+        monitoring.defs,
+        sensors.defs,
+        dg.Definitions(
+            jobs=[build_graph],
+            resources=build_resources(),
+            executor=forkserver_executor("bh_pricing.definitions"),
+        ),
+    )

@@ -21,38 +21,61 @@ PUBLIC_ASSETS = {
 }
 
 
-def test_definitions_load_and_resolve(bh_home):
+def load():
     from bh_pricing.definitions import defs
 
+    return defs()
+
+
+def test_definitions_load_and_resolve(bh_home):
+    defs = load()
     defs.validate_loadable(defs)
     keys = {key.to_user_string() for key in defs.resolve_asset_graph().get_all_asset_keys()}
     missing = PUBLIC_ASSETS - keys
     assert not missing, f"public assets missing from the graph: {missing}"
 
 
-def test_batch_location_loads_and_references_the_main_graph(bh_home):
-    from bh_pricing.batch_definitions import defs
-
-    defs.validate_loadable(defs)
+def test_one_location_holds_the_batches_the_sensors_and_the_jobs(bh_home):
+    defs = load()
     graph = defs.resolve_asset_graph()
     assert graph.get(dg.AssetKey("market_batches")).partitions_def is not None
-    assert not graph.get(dg.AssetKey("test_listings")).is_materializable, "defined in main"
+    assert graph.get(dg.AssetKey("test_listings")).is_materializable, "defined here"
     assert {s.name for s in defs.sensors} == {"landing_sensor", "retraining_sensor"}
+    assert {j.name for j in defs.jobs} >= {"build_graph", "retrain_on_drift", "check_market_batch"}
 
 
-def test_main_location_has_no_partitioned_assets(bh_home):
-    """So that ``dagster asset materialize -m bh_pricing.definitions --select '*'`` works."""
-    from bh_pricing.definitions import defs
+def test_resources_are_read_when_definitions_load_not_at_import(bh_home, monkeypatch):
+    # given the module imported under one home
+    from bh_pricing import definitions
 
+    # when the location loads after the environment changed
+    monkeypatch.setenv("BH_PRICING_LANDING_URI", "/elsewhere/landing")
+    resources = definitions.defs().resources
+    # then the resources follow the environment at load time
+    assert resources["locations"].landing_uri == "/elsewhere/landing"
+
+
+def test_build_graph_holds_every_unpartitioned_asset(bh_home):
+    """So that ``dagster job execute -m bh_pricing.definitions -j build_graph`` builds it all."""
+    defs = load()
     graph = defs.resolve_asset_graph()
-    partitioned = [k for k in graph.get_all_asset_keys() if graph.get(k).partitions_def]
-    assert partitioned == [], f"partitioned assets would break --select '*': {partitioned}"
+    selected = defs.resolve_job_def("build_graph").asset_layer.selected_asset_keys
+    unpartitioned = {
+        k
+        for k in graph.get_all_asset_keys()
+        if graph.get(k).is_materializable and graph.get(k).partitions_def is None
+    }
+    assert selected == unpartitioned
+
+
+def test_training_data_depends_on_the_landed_batches(bh_home):
+    graph = load().resolve_asset_graph()
+    parents = graph.get(dg.AssetKey("train_listings")).parent_keys
+    assert parents == {dg.AssetKey("clean_listings"), dg.AssetKey("market_batches")}
 
 
 def test_lineage_runs_from_raw_to_champion(bh_home):
-    from bh_pricing.definitions import defs
-
-    graph = defs.resolve_asset_graph()
+    graph = load().resolve_asset_graph()
     upstream = graph.get(dg.AssetKey("champion_model")).parent_keys
     assert dg.AssetKey("test_listings") in upstream
     assert dg.AssetKey("gradient_boosting_model") in upstream

@@ -31,6 +31,8 @@ arithmetic that the ONNX export reproduces (``serving.onnx_convert``).
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, RegressorMixin, clone
@@ -113,12 +115,15 @@ class ComparablesAdjusted(RegressorMixin, BaseEstimator):
         """Side of a reference cell in metres."""
         return 2.0 * REACH_BANDWIDTHS * self.distance_m
 
-    def fit(self, X: pd.DataFrame, y: pd.Series | np.ndarray) -> ComparablesAdjusted:
-        """Fit ``base``; file the located training rows' in-sample residuals by cell."""
+    def fit(
+        self, X: pd.DataFrame, y: pd.Series | np.ndarray, **fit_params: Any
+    ) -> ComparablesAdjusted:
+        """Fit ``base`` (``fit_params``, e.g. sample weights, go to its fit); file the located
+        training rows' in-sample residuals by cell (unweighted: a comparable is a listing)."""
         if self.distance_m <= 0 or self.area_scale <= 0 or self.prior_weight <= 0:
             raise ValueError("distance_m, area_scale and prior_weight must be positive")
         target = np.asarray(y, dtype=np.float64)
-        self.base_ = clone(self.base).fit(X, target)
+        self.base_ = clone(self.base).fit(X, target, **fit_params)
         residuals = target - np.asarray(self.base_.predict(X), dtype=np.float64)
         features = comparable_features(X)
         located = ~np.isnan(features).any(axis=1)

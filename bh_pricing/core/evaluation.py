@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import pandas as pd
 from sklearn.base import RegressorMixin, clone
@@ -11,36 +13,102 @@ from sklearn.metrics import (
     r2_score,
     root_mean_squared_error,
 )
-from sklearn.model_selection import KFold, cross_validate
+from sklearn.model_selection import KFold
 
 METRICS = ("rmse", "mae", "mape", "r2")
 CV_MAX_ROWS = 20_000
-_SCORERS = {
-    "rmse": "neg_root_mean_squared_error",
-    "mae": "neg_mean_absolute_error",
-    "mape": "neg_mean_absolute_percentage_error",
-    "r2": "r2",
-}
+# Every candidate is a pipeline (or wraps one) whose last step is called ``model``.
+WEIGHT_PARAM = "model__sample_weight"
 
 
-def regression_metrics(y_true: pd.Series | np.ndarray, y_pred: np.ndarray) -> dict[str, float]:
-    """RMSE, MAE (BRL), MAPE (fraction) and R² of predictions."""
+def regression_metrics(
+    y_true: pd.Series | np.ndarray, y_pred: np.ndarray, sample_weight: np.ndarray | None = None
+) -> dict[str, float]:
+    """RMSE, MAE (BRL), MAPE (fraction) and R² of predictions, weighted when weights are given."""
     return {
-        "rmse": float(root_mean_squared_error(y_true, y_pred)),
-        "mae": float(mean_absolute_error(y_true, y_pred)),
-        "mape": float(mean_absolute_percentage_error(y_true, y_pred)),
-        "r2": float(r2_score(y_true, y_pred)),
+        "rmse": float(root_mean_squared_error(y_true, y_pred, sample_weight=sample_weight)),
+        "mae": float(mean_absolute_error(y_true, y_pred, sample_weight=sample_weight)),
+        "mape": float(mean_absolute_percentage_error(y_true, y_pred, sample_weight=sample_weight)),
+        "r2": float(r2_score(y_true, y_pred, sample_weight=sample_weight)),
     }
 
 
 def bounded_sample(
-    X: pd.DataFrame, y: pd.Series, max_rows: int, seed: int
-) -> tuple[pd.DataFrame, pd.Series]:
-    """``X, y`` unchanged up to ``max_rows`` rows, else a seeded uniform sample of ``max_rows``."""
+    X: pd.DataFrame,
+    y: pd.Series,
+    max_rows: int,
+    seed: int,
+    sample_weight: np.ndarray | None = None,
+) -> tuple[pd.DataFrame, pd.Series, np.ndarray | None]:
+    """``X, y, sample_weight`` unchanged up to ``max_rows`` rows, else a seeded uniform sample of
+    ``max_rows`` rows (the same rows of each)."""
     if len(X) <= max_rows:
-        return X, y
+        return X, y, sample_weight
     rows = np.sort(np.random.default_rng(seed).choice(len(X), size=max_rows, replace=False))
-    return X.iloc[rows], y.iloc[rows]
+    weights = None if sample_weight is None else sample_weight[rows]
+    return X.iloc[rows], y.iloc[rows], weights
+
+
+def fit_weighted(
+    estimator: RegressorMixin,
+    X: pd.DataFrame,
+    y: pd.Series,
+    sample_weight: np.ndarray | None = None,
+) -> RegressorMixin:
+    """Fit ``estimator``, passing ``sample_weight`` to its final ``model`` step when given."""
+    if sample_weight is None:
+        return estimator.fit(X, y)
+    return estimator.fit(X, y, **{WEIGHT_PARAM: sample_weight})
+
+
+@dataclass(frozen=True)
+class CrossValidation:
+    """K-fold cross-validation of one estimator.
+
+    ``metrics``: mean and std of each metric over the folds (``cv_<m>``, ``cv_<m>_std``);
+    ``y`` and ``predictions``: the scored rows' prices and their out-of-fold predictions (BRL,
+    shape ``[rows]``), each row predicted by a model fitted without its fold, which is what a
+    split-conformal calibration needs (``core.intervals``).
+    """
+
+    metrics: dict[str, float]
+    y: np.ndarray
+    predictions: np.ndarray
+
+
+def cross_validate(
+    estimator: RegressorMixin,
+    X: pd.DataFrame,
+    y: pd.Series,
+    folds: int = 5,
+    seed: int = 42,
+    sample_weight: np.ndarray | None = None,
+    max_rows: int = CV_MAX_ROWS,
+) -> CrossValidation:
+    """Shuffled K-fold cross-validation of ``estimator`` on ``X, y`` (prices in BRL).
+
+    With ``sample_weight``, each fold is fitted and scored with the weights of its rows, so the
+    scores measure what the weighted training optimizes. Above ``max_rows`` training rows the
+    folds are cut from a seeded sample of ``max_rows`` rows (``bounded_sample``): the estimate's
+    noise then comes from the folds, not from the sample, and K refits of a million rows are not
+    worth their time. Callers log ``min(n, max_rows)``.
+    """
+    X, y, sample_weight = bounded_sample(X, y, max_rows, seed, sample_weight)
+    per_fold: dict[str, list[float]] = {name: [] for name in METRICS}
+    predictions = np.empty(len(X), dtype=np.float64)
+    for train, test in KFold(folds, shuffle=True, random_state=seed).split(X):
+        fit_weights = None if sample_weight is None else sample_weight[train]
+        score_weights = None if sample_weight is None else sample_weight[test]
+        fitted = fit_weighted(clone(estimator), X.iloc[train], y.iloc[train], fit_weights)
+        predictions[test] = fitted.predict(X.iloc[test])
+        scores = regression_metrics(y.iloc[test], predictions[test], score_weights)
+        for name in METRICS:
+            per_fold[name].append(scores[name])
+    metrics: dict[str, float] = {}
+    for name in METRICS:
+        metrics[f"cv_{name}"] = float(np.mean(per_fold[name]))
+        metrics[f"cv_{name}_std"] = float(np.std(per_fold[name]))
+    return CrossValidation(metrics, y.to_numpy(dtype=np.float64), predictions)
 
 
 def cross_validated_metrics(
@@ -49,24 +117,11 @@ def cross_validated_metrics(
     y: pd.Series,
     folds: int = 5,
     seed: int = 42,
+    sample_weight: np.ndarray | None = None,
     max_rows: int = CV_MAX_ROWS,
 ) -> dict[str, float]:
-    """Mean and std of each metric over shuffled K folds (``cv_<m>``, ``cv_<m>_std``).
-
-    Above ``max_rows`` training rows the folds are cut from a seeded sample of ``max_rows`` rows
-    (``bounded_sample``): the estimate's noise then comes from the folds, not from the sample,
-    and K refits of a million rows are not worth their time. Callers log ``min(n, max_rows)``.
-    """
-    X, y = bounded_sample(X, y, max_rows, seed)
-    scores = cross_validate(
-        clone(estimator), X, y, cv=KFold(folds, shuffle=True, random_state=seed), scoring=_SCORERS
-    )
-    result: dict[str, float] = {}
-    for name in METRICS:
-        values = scores[f"test_{name}"] * (1 if name == "r2" else -1)
-        result[f"cv_{name}"] = float(np.mean(values))
-        result[f"cv_{name}_std"] = float(np.std(values))
-    return result
+    """The metrics of ``cross_validate`` (same arguments)."""
+    return cross_validate(estimator, X, y, folds, seed, sample_weight, max_rows).metrics
 
 
 def residuals_by_neighborhood(

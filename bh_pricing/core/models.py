@@ -18,13 +18,13 @@ from sklearn.compose import ColumnTransformer, TransformedTargetRegressor
 from sklearn.ensemble import HistGradientBoostingRegressor
 from sklearn.impute import SimpleImputer
 from sklearn.linear_model import LinearRegression, Ridge
-from sklearn.model_selection import GridSearchCV, KFold
+from sklearn.model_selection import KFold, ParameterGrid
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler, TargetEncoder
 
 from bh_pricing.constants import FEATURE_COLUMNS
 from bh_pricing.core.comparables import ComparablesAdjusted
-from bh_pricing.core.evaluation import bounded_sample
+from bh_pricing.core.evaluation import cross_validated_metrics, fit_weighted
 from bh_pricing.core.spatial import SPATIAL_COLUMNS, SpatialPriceLevel
 
 SEARCH_MAX_ROWS = 20_000
@@ -167,43 +167,39 @@ def fit_candidate(
     train: pd.DataFrame,
     folds: int = 5,
     seed: int = 42,
+    sample_weight: np.ndarray | None = None,
     search_max_rows: int = SEARCH_MAX_ROWS,
 ) -> FittedCandidate:
     """Fit ``spec`` on ``train``; run its grid search first when it has one.
 
-    A search fits one estimator per trial and keeps only the table of scores: a single model,
-    the best parameters refitted on every training row, is returned (and logged by the caller).
-    Above ``search_max_rows`` rows the search runs on a seeded sample of that many rows
-    (``evaluation.bounded_sample``); the parameters then record ``search_rows``.
+    ``sample_weight`` (one per row) reaches the final estimator's fit and, in a search, every
+    fold's fit and score. A search fits one estimator per trial and keeps only the table of
+    weighted CV scores: a single model, refit with the best parameters on every training row, is
+    returned. Above ``search_max_rows`` rows the search's folds are cut from a seeded sample of
+    that many rows (``evaluation.bounded_sample``); the parameters then record ``search_rows``.
     """
     X, y = split_features_target(train)
     if not spec.search_grid:
-        estimator = spec.build(**spec.params)
-        estimator.fit(X, y)
+        estimator = fit_weighted(spec.build(**spec.params), X, y, sample_weight)
         return FittedCandidate(estimator, dict(spec.params))
-    grid = {f"regressor__{_param_path(k)}": v for k, v in spec.search_grid.items()}
-    search = GridSearchCV(
-        spec.build(**spec.params),
-        grid,
-        scoring="neg_root_mean_squared_error",
-        cv=KFold(folds, shuffle=True, random_state=seed),
-        refit=False,
-    )
-    search.fit(*bounded_sample(X, y, search_max_rows, seed))
-    best = {k: search.best_params_[f"regressor__{_param_path(k)}"] for k in spec.search_grid}
-    estimator = spec.build(**{**spec.params, **best}).fit(X, y)
-    table = pd.DataFrame(search.cv_results_["params"]).rename(
-        columns=lambda c: c.rsplit("__", 1)[-1]
-    )
-    table["cv_rmse"] = -search.cv_results_["mean_test_score"]
-    table["cv_rmse_std"] = search.cv_results_["std_test_score"]
-    table = table.sort_values("cv_rmse", ascending=True).reset_index(drop=True)
+    trials = []
+    for params in ParameterGrid(spec.search_grid):
+        estimator = spec.build(**{**spec.params, **params})
+        scores = cross_validated_metrics(
+            estimator, X, y, folds, seed, sample_weight, max_rows=search_max_rows
+        )
+        trials.append(
+            {**params, "cv_rmse": scores["cv_rmse"], "cv_rmse_std": scores["cv_rmse_std"]}
+        )
+    table = pd.DataFrame(trials).sort_values("cv_rmse", kind="stable").reset_index(drop=True)
+    best = {k: _plain(table.loc[0, k]) for k in spec.search_grid}
+    estimator = fit_weighted(spec.build(**{**spec.params, **best}), X, y, sample_weight)
     params = {**spec.params, **best, "search_rows": min(len(X), search_max_rows)}
     return FittedCandidate(estimator, params, table)
 
 
-def _param_path(name: str) -> str:
-    return {"alpha": "model__alpha", "min_frequency": "features__neighborhood__min_frequency"}[name]
+def _plain(value: Any) -> Any:
+    return value.item() if isinstance(value, np.generic) else value
 
 
 def split_features_target(frame: pd.DataFrame) -> tuple[pd.DataFrame, pd.Series]:

@@ -71,6 +71,17 @@ class CleanListings(ListingFeatures):
         strict = True
 
 
+class TrainingListings(CleanListings):
+    """Clean listings in the training data: the market ``batch`` they come from
+    (``clean_listings`` for the original data) and their recency ``sample_weight``."""
+
+    batch: Series[str] = pa.Field(str_length={"min_value": 1})
+    sample_weight: Series[float] = pa.Field(gt=0, le=1)
+
+    class Config:
+        strict = True
+
+
 class QuarantinedListings(pa.DataFrameModel):
     """Raw rows that did not make it into clean listings, with the reason."""
 

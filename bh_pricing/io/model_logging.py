@@ -19,13 +19,11 @@ import pandas as pd
 from mlflow.models import ModelSignature
 from mlflow.models.model import ModelInfo
 from mlflow.types.schema import AnyType, ColSpec, Schema
-from sklearn.base import clone
-from sklearn.model_selection import KFold, cross_val_predict
 
 import bh_pricing
 from bh_pricing.constants import FEATURE_COLUMNS, NUMERIC_FEATURES
 from bh_pricing.contract import known_lookup, to_known
-from bh_pricing.core.evaluation import CV_MAX_ROWS, bounded_sample
+from bh_pricing.core.evaluation import CrossValidation
 from bh_pricing.core.intervals import DEFAULT_LEVEL, ConformalInterval, calibrate, coverage
 
 REQUIRED_FEATURES = ("neighborhood", "square_foot", "rooms")
@@ -105,24 +103,18 @@ class PricingModel(mlflow.pyfunc.PythonModel):
 
 
 def calibrate_interval(
-    estimator: Any,
-    X: pd.DataFrame,
-    y: pd.Series,
-    folds: int,
-    seed: int,
-    level: float = DEFAULT_LEVEL,
+    validation: CrossValidation, folds: int, level: float = DEFAULT_LEVEL
 ) -> ConformalInterval:
-    """Conformal interval from out-of-fold predictions of ``estimator`` on the training rows.
+    """Conformal interval from the out-of-fold predictions of a K-fold ``validation``.
 
-    Every row is predicted by a clone fitted without its fold (the K-fold scheme of Barber et al.
+    Every row was predicted by a clone fitted without its fold (the K-fold scheme of Barber et al.
     2021, "Predictive inference with the jackknife+", Ann. Statist. 49(1)), so no score comes
     from a listing its model saw; the interval is then applied to the model fitted on all rows.
-    Above ``CV_MAX_ROWS`` rows the folds come from the same seeded sample as the CV metrics.
+    The rows are those of the CV metrics (a seeded sample above ``CV_MAX_ROWS``).
     """
-    X, y = bounded_sample(X, y, CV_MAX_ROWS, seed)
-    cv = KFold(folds, shuffle=True, random_state=seed)
-    predictions = cross_val_predict(clone(estimator), X, y, cv=cv)
-    return calibrate(y.to_numpy(), predictions, level, CALIBRATION_METHOD.format(folds=folds))
+    return calibrate(
+        validation.y, validation.predictions, level, CALIBRATION_METHOD.format(folds=folds)
+    )
 
 
 def signature() -> ModelSignature:

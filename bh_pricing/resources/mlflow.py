@@ -4,27 +4,26 @@ dagster-mlflow's ``mlflow_tracking`` resource shares one MLflow run per Dagster 
 the ``end_mlflow_on_run_finished`` hook as soon as the step that is last in topological order
 succeeds. Under the multiprocess executor the parallel candidate steps may still be logging
 then, so their parameters and models land in a finished run, or in a run another step is ending.
-This resource keeps dagster-mlflow's conventions (the ``dagster_run_id`` tag, chunked parameter
-logging, extra tags) but gives every candidate its own MLflow run, opened and closed by the step
-that owns it: FINISHED on success, FAILED on error, never by another step.
+This resource keeps dagster-mlflow's conventions (the ``dagster_run_id`` tag, extra tags) but
+every candidate opens its own MLflow run in ``bh_pricing.lifecycle.train_and_log``, closed by
+the step that owns it: FINISHED on success, FAILED on error, never by another step.
 """
 
 from __future__ import annotations
 
 import fcntl
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
 
 import dagster as dg
 import mlflow
-from dagster_mlflow.resources import MlFlow
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 from pydantic import Field
 
 from bh_pricing.constants import EXPERIMENT_NAME
+
+# The MLflow UI opens an experiment of this kind on its training runs (not on traces).
+EXPERIMENT_KIND_TAG = "mlflow.experimentKind"
 
 
 class MlflowTracking(dg.ConfigurableResource):
@@ -68,7 +67,9 @@ class MlflowTracking(dg.ConfigurableResource):
             return found.experiment_id
         try:
             return client.create_experiment(
-                self.experiment_name, artifact_location=self.artifact_location
+                self.experiment_name,
+                artifact_location=self.artifact_location,
+                tags={EXPERIMENT_KIND_TAG: "custom_model_development"},
             )
         except MlflowException:
             found = client.get_experiment_by_name(self.experiment_name)
@@ -76,33 +77,35 @@ class MlflowTracking(dg.ConfigurableResource):
                 raise
             return found.experiment_id
 
-    @contextmanager
-    def start_run(
-        self,
-        context: dg.AssetExecutionContext,
-        run_name: str,
-        tags: Mapping[str, str] | None = None,
-    ) -> Iterator[mlflow.ActiveRun]:
-        """Open a run owned by this step; it ends FINISHED, or FAILED if the block raises."""
-        run_tags = {
+    def run_tags(self, context: dg.AssetExecutionContext) -> dict[str, str]:
+        """Tags tying an MLflow run or model version to the Dagster step that made it."""
+        return {
             "dagster_run_id": context.run.run_id,
             "dagster_job": context.job_name,
             "dagster_asset_key": context.asset_key.to_user_string(),
             **self.extra_tags,
-            **(tags or {}),
         }
-        with mlflow.start_run(
-            experiment_id=self.experiment_id(), run_name=run_name, tags=run_tags
-        ) as run:
-            yield run
-
-    @staticmethod
-    def log_params(params: Mapping[str, Any]) -> None:
-        """Log parameters in chunks of 100 (MLflow's batch limit), as dagster-mlflow does."""
-        MlFlow.log_params({k: str(v) for k, v in params.items()})
 
     def run_url(self, run_id: str, experiment_id: str) -> str | None:
         """Link to a run in the MLflow UI, when a UI URL is known."""
         if not self.ui_url:
             return None
         return f"{self.ui_url.rstrip('/')}/#/experiments/{experiment_id}/runs/{run_id}"
+
+    def run_link(self, run_id: str, experiment_id: str) -> dict[str, dg.MetadataValue]:
+        """``{"mlflow_run": <url>}`` for asset metadata, or nothing when no UI URL is known."""
+        url = self.run_url(run_id, experiment_id)
+        return {} if url is None else {"mlflow_run": dg.MetadataValue.url(url)}
+
+    def model_version_link(self, name: str, version: str) -> dict[str, dg.MetadataValue]:
+        """``{"mlflow_model_version": <url>}`` of a registered version, or nothing without a UI."""
+        if not self.ui_url:
+            return {}
+        url = f"{self.ui_url.rstrip('/')}/#/models/{name}/versions/{version}"
+        return {"mlflow_model_version": dg.MetadataValue.url(url)}
+
+    def experiment_url(self, experiment_id: str) -> str | None:
+        """The experiment's page in the MLflow UI (its training runs), when a UI URL is known."""
+        if not self.ui_url:
+            return None
+        return f"{self.ui_url.rstrip('/')}/#/experiments/{experiment_id}/runs"

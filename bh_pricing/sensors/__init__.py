@@ -1,11 +1,11 @@
-"""Sensors: landed batches become partitions; drift triggers retraining (batch location);
-a successful retraining refreshes the serving bundle (main location)."""
+"""Sensors: landed batches become partitions and get their drift check; drift re-materializes
+the training graph down to the serving bundle."""
 
 import dagster as dg
 
-from bh_pricing.sensors.landing import landing_sensor
-from bh_pricing.sensors.publishing import publish_after_retraining
-from bh_pricing.sensors.retraining import retraining_sensor
+from bh_pricing.sensors.landing import check_market_batch, landing_sensor
+from bh_pricing.sensors.retraining import retrain_on_drift, retraining_sensor
 
-defs = dg.Definitions(sensors=[landing_sensor, retraining_sensor])
-publishing_defs = dg.Definitions(sensors=[publish_after_retraining])
+defs = dg.Definitions(
+    sensors=[landing_sensor, retraining_sensor], jobs=[check_market_batch, retrain_on_drift]
+)

@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 from mlflow.tracking import MlflowClient
 
-from bh_pricing.assets import ingest, preparation, registry, training
+from bh_pricing.assets import ingest, monitoring, preparation, registry, training
 from bh_pricing.constants import CHAMPION_URI, FEATURE_COLUMNS, REGISTERED_MODEL_NAME
 from bh_pricing.core.models import CANDIDATES
 from bh_pricing.resources import RawListingsSource, build_resources
@@ -23,11 +23,15 @@ GRAPH = [
     *preparation.defs.assets,
     *training.defs.assets,
     *registry.defs.assets,
+    *monitoring.BATCH_ASSETS,
 ]
+UNPARTITIONED = dg.AssetSelection.all() - dg.AssetSelection.assets(*monitoring.BATCH_ASSETS)
 FAST = {"ops": {name: {"config": {"folds": 3}} for name in ("baseline_model", "ridge_model")}}
 
 
-def materialize(home: Path, selection: str = "*", run_config: dict | None = None):
+def materialize(
+    home: Path, selection: str | dg.AssetSelection = UNPARTITIONED, run_config: dict | None = None
+):
     resources = build_resources("local")
     resources["raw_source"] = RawListingsSource(sample_rows=1200, sample_seed=3)
     return dg.materialize(
@@ -117,6 +121,9 @@ def test_first_model_becomes_champion_with_evidence(first_run):
     assert meta["alias"] == "champion"
     assert meta["promoted"] is True
     assert meta["decision"] == "no current champion"
+    assert meta["champion_version"] == meta["version"], "names the registry's champion"
+    assert "champion_test_rmse" not in meta, "no sentinel for a champion that did not exist"
+    assert meta["mlflow_run"].startswith("http"), "a link to the MLflow run"
     assert meta["predicted_vs_actual"].startswith("![")
     assert "| neighborhood" in meta["residuals_by_neighborhood"]
     assert 0.5 < meta["test_interval_coverage"] <= 1, "80 % interval measured on test_listings"
@@ -124,6 +131,12 @@ def test_first_model_becomes_champion_with_evidence(first_run):
     version = MlflowClient().get_model_version_by_alias(REGISTERED_MODEL_NAME, "champion")
     assert int(version.version) == meta["version"]
     assert version.tags["decision"] == "champion"
+    for tag in ("candidate", "decision_reason", "candidate_score", "champion_score", "trigger"):
+        assert version.tags[tag], f"every version carries {tag}"
+    assert version.tags["trigger"] == "initial"
+    run = MlflowClient().get_run(version.run_id)
+    assert run.info.run_name == f"{version.tags['candidate']} · initial", run.info.run_name
+    assert "test_mae" in run.data.metrics, "test metrics for the bundle manifest"
 
 
 def test_champion_serves_the_pyfunc_contract(first_run):
@@ -200,6 +213,7 @@ def test_rerun_on_the_same_data_does_not_replace_the_champion(first_run):
     meta = metadata(second, "champion_model")
     assert meta["alias"] == "challenger", meta["decision"]
     assert "does not beat" in meta["decision"]
+    assert meta["champion_version"] == int(champion_before.version), "names the kept champion"
     champion_after = MlflowClient().get_model_version_by_alias(REGISTERED_MODEL_NAME, "champion")
     assert champion_after.version == champion_before.version, "the champion alias did not move"
     challenger = MlflowClient().get_model_version_by_alias(REGISTERED_MODEL_NAME, "challenger")

@@ -28,7 +28,6 @@ SERVICES = {
     "dagster-migrate",
     "mlflow",
     "dagster-code",
-    "dagster-code-batches",
     "dagster-webserver",
     "dagster-daemon",
 }
@@ -103,10 +102,9 @@ def test_dependencies_wait_for_health_or_completion(
 def test_services_that_need_others_wait_for_them(services: dict[str, dict[str, Any]]) -> None:
     needs = {
         "mlflow": {"postgres", "create-bucket"},
-        "dagster-webserver": {"postgres", "dagster-code", "dagster-code-batches"},
-        "dagster-daemon": {"postgres", "mlflow", "dagster-code", "dagster-code-batches"},
+        "dagster-webserver": {"postgres", "dagster-code"},
+        "dagster-daemon": {"postgres", "mlflow", "dagster-code"},
         "dagster-code": {"create-bucket", "dagster-migrate"},
-        "dagster-code-batches": {"create-bucket", "dagster-migrate"},
         "dagster-migrate": {"postgres"},
         "create-bucket": {"minio"},
     }
@@ -196,7 +194,7 @@ def test_every_built_file_and_mounted_path_exists(services: dict[str, dict[str, 
 def test_dagster_services_share_one_image_and_environment(
     services: dict[str, dict[str, Any]],
 ) -> None:
-    names = ("dagster-code", "dagster-code-batches", "dagster-webserver", "dagster-daemon")
+    names = ("dagster-code", "dagster-webserver", "dagster-daemon")
     dagster = [services[n] for n in names]
     assert len({s["image"] for s in dagster}) == 1, "code locations, webserver, daemon differ"
     base = services["dagster-webserver"]["environment"]
@@ -205,11 +203,10 @@ def test_dagster_services_share_one_image_and_environment(
         assert service["environment"]["BH_PRICING_ENV"] == "prod"
 
 
-@pytest.mark.parametrize("name", ["dagster-code", "dagster-code-batches"])
-def test_code_locations_tell_run_containers_their_image(
-    services: dict[str, dict[str, Any]], name: str
+def test_the_code_location_tells_run_containers_its_image(
+    services: dict[str, dict[str, Any]],
 ) -> None:
-    code = services[name]
+    code = services["dagster-code"]
     assert code["environment"]["DAGSTER_CURRENT_IMAGE"] == code["image"]
 
 

@@ -132,7 +132,7 @@ def test_docker_launcher_matches_the_compose_network_volumes_and_env() -> None:
     assert not missing, f"the daemon cannot forward {sorted(missing)}: not in its environment"
 
 
-@pytest.mark.parametrize("service", ["dagster-code", "dagster-code-batches"])
+@pytest.mark.parametrize("service", ["dagster-code", "dagster-daemon"])
 def test_compose_gives_dagster_every_production_variable(service: str) -> None:
     env = load_compose()["services"][service]["environment"]
     missing = (prod_env_vars() | set(INSTANCE_ENV)) - set(env)

@@ -22,6 +22,7 @@ from threadpoolctl import threadpool_limits
 from bh_pricing.constants import CHAMPION_ALIAS, CHAMPION_URI, REGISTERED_MODEL_NAME
 from bh_pricing.contract import canonical_neighborhood
 from bh_pricing.core.cleaning import clean_listings
+from bh_pricing.core.evaluation import cross_validate
 from bh_pricing.core.models import CANDIDATES, split_features_target
 from bh_pricing.core.sample import generate_raw_listings
 from bh_pricing.io.model_logging import (
@@ -61,7 +62,7 @@ def champion(listings: pd.DataFrame, tmp_path_factory: pytest.TempPathFactory) -
     X, y = split_features_target(listings)
     with threadpool_limits(1):
         estimator = CANDIDATES["gradient_boosting"].build(max_iter=30).fit(X, y)
-        interval = calibrate_interval(estimator, X, y, folds=3, seed=0)
+        interval = calibrate_interval(cross_validate(estimator, X, y, folds=3, seed=0), folds=3)
     previous = mlflow.get_tracking_uri()
     mlflow.set_tracking_uri(f"sqlite:///{store / 'mlflow.db'}")
     try:

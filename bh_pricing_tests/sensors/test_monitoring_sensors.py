@@ -6,9 +6,10 @@ import time
 import dagster as dg
 import pytest
 
+from bh_pricing.core.models import CANDIDATES
 from bh_pricing.resources import MonitoringSettings
 from bh_pricing.sensors.landing import landing_sensor
-from bh_pricing.sensors.retraining import RetrainCursor, retraining_sensor
+from bh_pricing.sensors.retraining import RetrainCursor, retrain_on_drift, retraining_sensor
 
 COOLDOWN = 600.0
 
@@ -51,13 +52,16 @@ def test_first_drift_requests_a_retraining_with_evidence(instance) -> None:
     event = report(instance, "b1.csv", drift=True)
     # when the sensor ticks for the first time
     result = retraining_tick(instance)
-    # then one retraining is requested for that batch, keyed by the drift result
+    # then one run of the training graph is requested, keyed by the drift result
     (request,) = result.run_requests
-    assert request.partition_key == "b1.csv", "retrain on the drifted batch"
+    assert request.partition_key is None, "the training graph is not partitioned"
+    assert request.tags["bh_pricing/drift_batch"] == "b1.csv", "retrain after the drifted batch"
     assert request.run_key == f"drift-{event}", "run_key names the drift result"
     assert request.tags["bh_pricing/drift_tests"] == "residual_bias, price_per_m2", request.tags
     assert request.tags["bh_pricing/drift_bias"] == "+14.8%", request.tags
     assert request.tags["bh_pricing/policy"] == "auto", request.tags
+    folds = {op: c["config"]["folds"] for op, c in request.run_config["ops"].items()}
+    assert folds == {f"{name}_model": 3 for name in CANDIDATES}, folds
     assert RetrainCursor.parse(result.cursor).storage_id == event, "cursor moves past the report"
 
 
@@ -94,7 +98,7 @@ def test_drift_within_the_cooldown_waits_then_runs_once(instance) -> None:
     # then one retraining is requested for the waiting batch
     (request,) = result.run_requests
     assert request.run_key == f"drift-{second_event}", "the waiting drift result is handled"
-    assert request.partition_key == "b2.csv", "retrain on the latest drifted batch"
+    assert request.tags["bh_pricing/drift_batch"] == "b2.csv", "the latest drifted batch"
 
 
 def test_several_drifted_batches_give_one_run_for_the_latest(instance) -> None:
@@ -102,9 +106,29 @@ def test_several_drifted_batches_give_one_run_for_the_latest(instance) -> None:
     report(instance, "b2.csv", drift=False)
     report(instance, "b3.csv", drift=True)
     (request,) = retraining_tick(instance, policy="manual").run_requests
-    assert request.partition_key == "b3.csv", "the latest drifted batch"
+    assert request.tags["bh_pricing/drift_batch"] == "b3.csv", "the latest drifted batch"
     assert request.tags["bh_pricing/drift_reports"] == "b1.csv,b3.csv", request.tags
     assert request.tags["bh_pricing/policy"] == "manual", "policy recorded as evidence"
+
+
+def test_retraining_re_materializes_the_graphs_own_assets() -> None:
+    # given the job the retraining sensor launches
+    keys = {k.to_user_string() for k in retrain_on_drift.selection.resolve(graph())}
+    # then it is the training data, every candidate, the champion and the bundle: no copy
+    assert keys == {
+        "train_listings",
+        "test_listings",
+        *(f"{name}_model" for name in CANDIDATES),
+        "champion_model",
+        "serving_bundle",
+    }, keys
+    assert retraining_sensor.job_name == retrain_on_drift.name
+
+
+def graph():
+    from bh_pricing.definitions import defs
+
+    return defs().resolve_asset_graph()
 
 
 def test_sensors_run_by_default() -> None:

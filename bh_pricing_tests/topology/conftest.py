@@ -52,7 +52,11 @@ def local_stack(
 ) -> Iterator[LocalStack]:
     """Code servers, webserver and daemon on the embedded local defaults, in temporary homes."""
     with (
-        running_local_stack(tmp_path_factory.mktemp("local_stack")) as stack,
+        # No cooldown: the tests land batches one after the other.
+        running_local_stack(
+            tmp_path_factory.mktemp("local_stack"),
+            {"BH_PRICING_RETRAIN_COOLDOWN_SECONDS": "0"},
+        ) as stack,
         logs_on_failure(request.config, stack),
     ):
         yield stack

@@ -1,5 +1,5 @@
-"""Dagster's own processes on loopback, the way ``dagster dev`` runs them: one gRPC code server
-per code location, a workspace file pointing at them, then the webserver and the daemon.
+"""Dagster's own processes on loopback, the way ``dagster dev`` runs them: the gRPC code server
+of the code location, a workspace file pointing at it, then the webserver and the daemon.
 
 Both stacks of the topology tests build on this: the production one (stack.py) adds Postgres, S3
 and the MLflow server around it, the local one (local_stack.py) nothing.
@@ -23,11 +23,8 @@ from bh_pricing_tests.topology.processes import Service, ServiceError, http_ok, 
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 START_TIMEOUT = 240.0
-# Service name -> (module, location name) of each gRPC code server.
-CODE_SERVERS = {
-    "grpc": ("bh_pricing.definitions", "bh_pricing"),
-    "grpc_batches": ("bh_pricing.batch_definitions", "bh_pricing_batches"),
-}
+# Service name -> (module, location name) of each gRPC code server: one location.
+CODE_SERVERS = {"grpc": ("bh_pricing.definitions", "bh_pricing")}
 WEBSERVER, DAEMON = "webserver", "daemon"
 # Variables of the developer's shell that would point a process somewhere else.
 _INHERITED_PREFIXES = ("AWS_", "BH_PRICING_", "MLFLOW_", "DAGSTER_")

@@ -24,6 +24,7 @@ from bh_pricing_tests.topology.scenario import (
     NO_DRIFT,
     RETRAIN_JOB,
     partition_filter,
+    retraining_filter,
 )
 
 T = TypeVar("T")
@@ -80,7 +81,7 @@ def wait_for_retraining_start(dagster: Dagster, batch: str, timeout: float) -> R
     starting, when its launch failed); that run."""
 
     def started() -> Run | None:
-        runs = dagster.runs(partition_filter(RETRAIN_JOB, batch))
+        runs = dagster.runs(retraining_filter(batch))
         return next((r for r in runs if r.started is not None or r.status in FINISHED), None)
 
     return wait_for(started, timeout, f"started {RETRAIN_JOB} run for {batch}", interval=1)

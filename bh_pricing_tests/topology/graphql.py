@@ -12,8 +12,8 @@ from typing import Any
 from dagster_graphql import DagsterGraphQLClient
 
 # The main graph, and the dynamically partitioned batch assets with the sensors.
-MAIN_LOCATION, BATCH_LOCATION = "bh_pricing", "bh_pricing_batches"
-LOCATIONS = (MAIN_LOCATION, BATCH_LOCATION)
+MAIN_LOCATION = "bh_pricing"
+LOCATIONS = (MAIN_LOCATION,)
 REPOSITORY = "__repository__"
 ASSET_JOB = "__ASSET_JOB"
 FINISHED = ("SUCCESS", "FAILURE", "CANCELED")
@@ -92,6 +92,24 @@ query Materializations($assetKey: AssetKeyInput!, $partitions: [String!]) {
   assetOrError(assetKey: $assetKey) {
     __typename
     ... on Asset { assetMaterializations(partitions: $partitions) { timestamp runId partition } }
+  }
+}"""
+
+LATEST_METADATA = """
+query LatestMetadata($assetKey: AssetKeyInput!) {
+  assetOrError(assetKey: $assetKey) {
+    __typename
+    ... on Asset {
+      assetMaterializations(limit: 1) {
+        runId
+        metadataEntries {
+          label
+          ... on IntMetadataEntry { intValue }
+          ... on TextMetadataEntry { text }
+          ... on BoolMetadataEntry { boolValue }
+        }
+      }
+    }
   }
 }"""
 
@@ -273,6 +291,21 @@ class Dagster:
         if answer["__typename"] != "AssetNode":
             raise GraphQLError(f"assetNodeOrError {asset_key}: {answer}")
         return answer["partitionKeys"]
+
+    def latest_metadata(self, asset_key: str) -> tuple[str, dict[str, Any]]:
+        """Run id and metadata (int, text and bool entries) of an asset's latest materialization."""
+        answer = self.query(LATEST_METADATA, {"assetKey": {"path": asset_key.split("/")}})
+        asset = answer["assetOrError"]
+        if asset["__typename"] != "Asset" or not asset["assetMaterializations"]:
+            raise GraphQLError(f"{asset_key} was never materialized")
+        (latest,) = asset["assetMaterializations"]
+        values = {
+            entry["label"]: next(
+                (entry[k] for k in ("intValue", "text", "boolValue") if k in entry), None
+            )
+            for entry in latest["metadataEntries"]
+        }
+        return latest["runId"], values
 
     def materializations(
         self, asset_key: str, partition: str | None = None

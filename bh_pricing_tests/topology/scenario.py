@@ -29,6 +29,7 @@ from bh_pricing_tests.topology.stack import AWS_TEST_ENV, BUCKET, Topology
 SYNTHETIC_GROUP = "monitoring"
 SERVING_BUNDLE = "serving_bundle"
 CHECK_JOB, RETRAIN_JOB = "check_market_batch", "retrain_on_drift"
+DRIFT_BATCH_TAG = "bh_pricing/drift_batch"
 MARKET_BATCHES, DRIFT_REPORT, NO_DRIFT = "market_batches", "drift_report", "no_drift"
 CANDIDATES = {key.to_user_string() for key in CANDIDATE_KEYS}
 FULL_RUN_TIMEOUT = 600.0
@@ -124,6 +125,12 @@ def partition_filter(job: str, partition: str) -> dict[str, Any]:
     return {"pipelineName": job, "tags": [{"key": "dagster/partition", "value": partition}]}
 
 
+def retraining_filter(batch: str) -> dict[str, Any]:
+    """RunsFilter for the retraining runs launched by drift in ``batch`` (unpartitioned runs of
+    the training graph, tagged with the batch by the sensor)."""
+    return {"pipelineName": RETRAIN_JOB, "tags": [{"key": DRIFT_BATCH_TAG, "value": batch}]}
+
+
 @contextmanager
 def serving_environment(topology: Topology) -> Iterator[None]:
     """The Lambda's environment: S3 through the gate, the bundle root as the model URI."""
@@ -147,6 +154,24 @@ def serving_environment(topology: Topology) -> Iterator[None]:
             else:
                 os.environ[name] = value
         storage.reset_s3_client()
+
+
+@contextmanager
+def local_serving_environment(bundles: str, prediction_log: str) -> Iterator[None]:
+    """The handler's environment on local folders: ``bundles`` as the model URI."""
+    env = {"BH_PRICING_MODEL_URI": bundles, "BH_PRICING_PREDICTION_LOG_URI": prediction_log}
+    saved = {name: os.environ.get(name) for name in env}
+    os.environ.update(env)
+    handler_module.reset_app(None)
+    try:
+        yield
+    finally:
+        handler_module.reset_app(None)
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 def invoke(method: str, path: str, body: Any = None) -> tuple[int, dict[str, Any]]:

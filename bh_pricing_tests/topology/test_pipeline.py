@@ -18,7 +18,6 @@ from bh_pricing_tests.topology.scenario import (
     CHECK_JOB,
     CURRENT_KEY,
     MARKET_BATCHES,
-    RETRAIN_JOB,
     SAVASSI,
     SERVING_BUNDLE,
     champion,
@@ -29,6 +28,7 @@ from bh_pricing_tests.topology.scenario import (
     partition_filter,
     production_assets,
     read_s3,
+    retraining_filter,
     s3_objects,
     serving_environment,
 )
@@ -49,7 +49,7 @@ def require_serving(topology: Topology) -> None:
 
 def require_drift(topology: Topology) -> None:
     """Batches, their drift check, retraining and both sensors are defined."""
-    assert has_assets(topology, MARKET_BATCHES, "drift_report", "retrained_model")
+    assert has_assets(topology, MARKET_BATCHES, "drift_report", "champion_model")
     assert {"landing_sensor", "retraining_sensor"} <= set(topology.dagster.sensors())
 
 
@@ -110,9 +110,7 @@ def test_shifted_batch_in_landing_is_checked_and_triggers_one_retraining(
         partition_filter(CHECK_JOB, batch), 1, SENSOR_TIMEOUT, finished=True
     )
     assert check.tags.get("dagster/sensor_name") == "landing_sensor"
-    (retrain,) = topology.dagster.wait_for_runs(
-        partition_filter(RETRAIN_JOB, batch), 1, SENSOR_TIMEOUT
-    )
+    (retrain,) = topology.dagster.wait_for_runs(retraining_filter(batch), 1, SENSOR_TIMEOUT)
     assert retrain.tags.get("dagster/sensor_name") == "retraining_sensor"
 
     # The daemon crashes while the retraining is in flight and comes back.
@@ -125,7 +123,7 @@ def test_shifted_batch_in_landing_is_checked_and_triggers_one_retraining(
     for sensor in ("landing_sensor", "retraining_sensor"):
         topology.dagster.wait_for_sensor_tick(sensor, restarted, SENSOR_TIMEOUT)
     assert len(topology.dagster.runs(partition_filter(CHECK_JOB, batch))) == 1
-    assert len(topology.dagster.runs(partition_filter(RETRAIN_JOB, batch))) == 1
+    assert len(topology.dagster.runs(retraining_filter(batch))) == 1
     versions = mlflow_client(topology).search_model_versions(f"name = '{REGISTERED_MODEL_NAME}'")
     registered = [v for v in versions if v.tags.get("dagster_run_id") == retrain.run_id]
     assert len(registered) == 1, f"retraining registered {len(registered)} versions"

@@ -5,7 +5,7 @@ import dagster as dg
 import pandas as pd
 
 from bh_pricing.assets.preparation.cleaning import CleaningConfig
-from bh_pricing.assets.preparation.dagster_types import CleanListingsType
+from bh_pricing.assets.preparation.dagster_types import CleanListingsType, column_schema
 from bh_pricing.constants import MONITORING
 from bh_pricing.core.cleaning import clean_listings
 from bh_pricing.io import storage
@@ -33,6 +33,7 @@ def batch_uri(landing_uri: str, key: str) -> str:
     group_name=MONITORING,
     dagster_type=CleanListingsType,
     kinds={"pandas", "csv"},
+    metadata=column_schema(CleanListingsType),
 )
 def market_batches(
     context: dg.AssetExecutionContext, config: CleaningConfig, locations: Locations

@@ -1,58 +1,51 @@
-"""``champion_model``: score every candidate and the current champion on the test listings.
+"""``champion_model``: the one place a model is registered and the aliases move.
 
-The best candidate is registered as a new version of ``bh-pricing``; the ``champion`` alias moves
-only when it beats the current champion by the configured margin, otherwise it becomes
-``challenger``.
+Every candidate and the current champion are scored on ``test_listings`` (the holdout of the
+current market, with the recency weights of the training data); ``bh_pricing.lifecycle.
+promote_best`` registers the best candidate and applies the promotion rule of
+``bh_pricing.core.promotion``. The materialization names the version the ``champion`` alias points
+to afterwards: the new one, or the kept one with the new version as ``challenger``.
 """
 
-from dataclasses import dataclass
 from typing import Literal
 
 import dagster as dg
-import mlflow
 import pandas as pd
 from pydantic import Field
 
-from bh_pricing.assets.training.candidates import CANDIDATE_KEYS, CandidateRun
-from bh_pricing.constants import CHAMPION_ALIAS, CHAMPION_URI, REGISTERED_MODEL_NAME, REGISTRY
-from bh_pricing.core.evaluation import regression_metrics, residuals_by_neighborhood
-from bh_pricing.core.models import split_features_target
+from bh_pricing.assets.training.candidates import CANDIDATE_KEYS
+from bh_pricing.constants import CHAMPION_ALIAS, REGISTERED_MODEL_NAME, REGISTRY
+from bh_pricing.core.evaluation import residuals_by_neighborhood
 from bh_pricing.core.plots import predicted_vs_actual
-from bh_pricing.core.promotion import PromotionDecision, decide_promotion
-from bh_pricing.io import registry
-from bh_pricing.io.model_logging import interval_metrics, predicted_prices
-from bh_pricing.resources import MlflowTracking
-
-
-@dataclass(frozen=True)
-class ChampionResult:
-    """The version registered by this run, the alias it got, and the test scores."""
-
-    version: str
-    alias: str
-    candidate: str
-    model_uri: str
-    test_metrics: dict[str, float]
-    champion_metrics: dict[str, float] | None
+from bh_pricing.core.promotion import PromotionPolicy, PromotionRule
+from bh_pricing.lifecycle import CandidateRun, ChampionResult, promote_best
+from bh_pricing.resources import MlflowTracking, MonitoringSettings
 
 
 class PromotionConfig(dg.Config):
-    """How a new model is compared with the champion."""
+    """How a new model is compared with the champion (``bh_pricing.core.promotion``)."""
 
     metric: Literal["rmse", "mae", "mape"] = Field(default="rmse", description="Lower is better")
     margin: float = Field(default=0.01, ge=0, lt=1, description="Relative improvement needed")
-    policy: Literal["auto", "manual"] = Field(
-        default="auto", description="manual: a winner only becomes challenger"
+    alpha: float = Field(default=0.05, gt=0, lt=1, description="Level of the paired test")
+    min_rows: int = Field(default=30, ge=1, description="Smallest holdout that can promote")
+    resamples: int = Field(default=2000, ge=100, description="Paired bootstrap resamples")
+    policy: str | None = Field(
+        default=None,
+        description="auto or manual (a winner only becomes challenger); "
+        "default: BH_PRICING_PROMOTION_POLICY",
     )
 
-
-def score(model_uri: str, test: pd.DataFrame) -> tuple[dict[str, float], pd.Series]:
-    """Load a model through the pyfunc contract and score it on ``test`` (with the coverage of
-    its prediction interval, when it has one)."""
-    X, y = split_features_target(test)
-    output = mlflow.pyfunc.load_model(model_uri).predict(X)
-    predictions = pd.Series(predicted_prices(output), index=test.index)
-    return regression_metrics(y, predictions.to_numpy()) | interval_metrics(output, y), predictions
+    def rule(self, default_policy: PromotionPolicy) -> PromotionRule:
+        """The promotion rule these settings describe (ValueError names a bad policy)."""
+        return PromotionRule(
+            metric=self.metric,
+            margin=self.margin,
+            alpha=self.alpha,
+            min_rows=self.min_rows,
+            resamples=self.resamples,
+            policy=self.policy or default_policy,  # type: ignore[arg-type]  # checked by the rule
+        )
 
 
 @dg.asset(
@@ -64,85 +57,56 @@ def champion_model(
     context: dg.AssetExecutionContext,
     config: PromotionConfig,
     mlflow: MlflowTracking,
+    monitoring: MonitoringSettings,
     test_listings: pd.DataFrame,
     **candidates: CandidateRun,
 ) -> dg.MaterializeResult[ChampionResult]:
-    """Register the best candidate; move ``champion`` only if it beats the current one."""
-    client = mlflow.client()
-    scored = {c.name: (c, *score(c.model_uri, test_listings)) for c in candidates.values()}
-    table = pd.DataFrame({name: m for name, (_, m, _) in scored.items()}).T
-    best_name = table[config.metric].idxmin()
-    best, best_metrics, best_predictions = scored[best_name]
-
-    current = registry.version_by_alias(client, CHAMPION_ALIAS)
-    champion_metrics = score(CHAMPION_URI, test_listings)[0] if current else None
-    if champion_metrics is not None:
-        table.loc[f"current champion (v{current.version})"] = champion_metrics
-    decision = decide_promotion(
-        best_metrics[config.metric],
-        None if champion_metrics is None else champion_metrics[config.metric],
-        config.margin,
-        config.policy,
-    )
-    version = registry.register(client, best.model_uri, _version_tags(context, best, decision))
-    client.set_registered_model_alias(REGISTERED_MODEL_NAME, decision.alias, version.version)
-    for key, value in best_metrics.items():
-        client.log_metric(best.run_id, f"test_{key}", value)
-    client.set_tag(best.run_id, "promotion", f"v{version.version} -> {decision.alias}")
-    context.log.info(f"{best_name} registered as version {version.version}: {decision.reason}")
-
-    residuals = residuals_by_neighborhood(test_listings, best_predictions.to_numpy())
-    return dg.MaterializeResult(
-        value=ChampionResult(
-            version.version,
-            decision.alias,
-            best_name,
-            best.model_uri,
-            best_metrics,
-            champion_metrics,
-        ),
-        metadata={
-            "registered_model": REGISTERED_MODEL_NAME,
-            "version": int(version.version),
-            "alias": decision.alias,
-            "promoted": decision.promote,
-            "decision": decision.reason,
-            "candidate": best_name,
-            f"candidate_test_{config.metric}": round(decision.candidate_score, 2),
-            f"champion_test_{config.metric}": (
-                -1.0 if decision.champion_score is None else round(decision.champion_score, 2)
-            ),
-            **{
-                f"test_{k}": round(best_metrics[k], 4)
-                for k in ("interval_coverage", "interval_mean_width")
-                if k in best_metrics
-            },
-            "test_scores": dg.MetadataValue.md(table.round(4).to_markdown()),
-            "predicted_vs_actual": dg.MetadataValue.md(
-                predicted_vs_actual(
-                    test_listings["price"].to_numpy(),
-                    best_predictions.to_numpy(),
-                    f"{best_name} on test_listings",
-                )
-            ),
-            "residuals_by_neighborhood": dg.MetadataValue.md(
-                residuals.round(3).to_markdown(index=False)
-            ),
-            "mlflow_run_id": best.run_id,
+    """Register the best candidate; move ``champion`` only on evidence, else ``challenger``."""
+    rule = config.rule(monitoring.promotion_policy)
+    tags = {"dagster_run_id": context.run.run_id}
+    outcome = promote_best(mlflow.client(), list(candidates.values()), test_listings, rule, tags)
+    result = outcome.result
+    kept = "" if result.alias == CHAMPION_ALIAS else f"kept champion v{result.champion_version}; "
+    summary = f"{kept}v{result.version} ({result.candidate}) is {result.alias}"
+    context.log.info(f"{summary}: {result.decision}")
+    residuals = residuals_by_neighborhood(test_listings, outcome.predictions)
+    metadata: dict[str, object] = {
+        "registered_model": REGISTERED_MODEL_NAME,
+        "champion_version": int(result.champion_version),
+        "version": int(result.version),
+        "alias": result.alias,
+        "promoted": result.alias == CHAMPION_ALIAS,
+        "summary": summary,
+        "decision": result.decision,
+        "policy": rule.policy,
+        "trigger": result.trigger,
+        "candidate": result.candidate,
+        f"candidate_test_{rule.metric}": round(result.test_metrics[rule.metric], 4),
+        **{
+            f"test_{k}": round(result.test_metrics[k], 4)
+            for k in ("interval_coverage", "interval_mean_width")
+            if k in result.test_metrics
         },
-    )
-
-
-def _version_tags(
-    context: dg.AssetExecutionContext, best: CandidateRun, decision: PromotionDecision
-) -> dict[str, str]:
-    return {
-        "candidate": best.name,
-        "dagster_run_id": context.run.run_id,
-        "decision": decision.alias,
-        "decision_reason": decision.reason,
-        "candidate_score": f"{decision.candidate_score:.4f}",
-        "champion_score": (
-            "none" if decision.champion_score is None else f"{decision.champion_score:.4f}"
+        "test_scores": dg.MetadataValue.md(outcome.scores.round(4).to_markdown()),
+        "holdout_rows": len(test_listings),
+        "predicted_vs_actual": dg.MetadataValue.md(
+            predicted_vs_actual(
+                test_listings["price"].to_numpy(),
+                outcome.predictions,
+                f"{result.candidate} on test_listings",
+            )
         ),
+        "residuals_by_neighborhood": dg.MetadataValue.md(
+            residuals.round(3).to_markdown(index=False)
+        ),
+        "mlflow_run_id": result.run_id,
+        **mlflow.run_link(result.run_id, mlflow.experiment_id()),
+        **mlflow.model_version_link(REGISTERED_MODEL_NAME, result.champion_version),
     }
+    if result.previous_champion is not None:
+        metadata["previous_champion"] = int(result.previous_champion)
+    if result.champion_metrics is not None:
+        metadata[f"champion_test_{rule.metric}"] = round(result.champion_metrics[rule.metric], 4)
+    if result.p_value is not None:
+        metadata["p_value"] = round(result.p_value, 4)
+    return dg.MaterializeResult(value=result, metadata=metadata)

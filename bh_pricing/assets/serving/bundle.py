@@ -13,10 +13,10 @@ import dagster as dg
 import pandas as pd
 from pydantic import Field
 
-from bh_pricing.assets.registry.champion import ChampionResult
 from bh_pricing.constants import CHAMPION_ALIAS, REGISTERED_MODEL_NAME, SERVING
 from bh_pricing.io import registry, storage
 from bh_pricing.io.model_logging import load_pricing_model
+from bh_pricing.lifecycle import ChampionResult
 from bh_pricing.resources import Locations, MlflowTracking
 from bh_pricing.serving.bundle import (
     PARITY_TOLERANCE,
@@ -119,6 +119,8 @@ def serving_bundle(
             ),
             **_bundle_metadata(uri),
             **_parity_metadata(parity),
+            **mlflow.run_link(champion.run_id, mlflow.experiment_id()),
+            **mlflow.model_version_link(REGISTERED_MODEL_NAME, str(champion.version)),
         },
         check_results=[
             dg.AssetCheckResult(

@@ -19,7 +19,7 @@ def mlflow_experiment(mlflow: MlflowTracking) -> dg.MaterializeResult[str]:
         "experiment_id": experiment_id,
         "tracking_uri": mlflow.tracking_uri,
     }
-    if mlflow.ui_url:
-        url = f"{mlflow.ui_url.rstrip('/')}/#/experiments/{experiment_id}"
+    url = mlflow.experiment_url(experiment_id)
+    if url is not None:
         metadata["mlflow_experiment"] = dg.MetadataValue.url(url)
     return dg.MaterializeResult(value=experiment_id, metadata=metadata)

@@ -1,4 +1,5 @@
-"""Monitoring assets in-process: synthetic shift, landed batch, drift report and retraining."""
+"""Monitoring assets in-process: synthetic shift, landed batch, drift report, and the retraining
+that re-materializes the training graph with the batch."""
 
 from pathlib import Path
 
@@ -7,23 +8,21 @@ import pandas as pd
 import pytest
 from mlflow.tracking import MlflowClient
 
-from bh_pricing.assets import ingest, monitoring, preparation, registry, training
+from bh_pricing.assets import ingest, monitoring, preparation, registry, serving, training
 from bh_pricing.constants import REGISTERED_MODEL_NAME
 from bh_pricing.monitoring import DRIFT, DriftReport
 from bh_pricing.resources import MonitoringSettings, RawListingsSource, build_resources
+from bh_pricing.sensors.retraining import RETRAINING_SELECTION
 
 ASSETS = [
     *ingest.defs.assets,
     *preparation.defs.assets,
     *training.defs.assets,
     *registry.defs.assets,
+    *serving.defs.assets,
     *monitoring.defs.assets,
-    *monitoring.BATCH_ASSETS,
 ]
 FAST = {"ops": {name: {"config": {"folds": 3}} for name in ("baseline_model", "ridge_model")}}
-# Judged on MAPE: on the small sample's 50-row holdout, RMSE is dominated by one or two
-# expensive listings and can tie a stale champion even after a 30-40 % shift.
-RETRAIN_FAST = {"ops": {"retrained_model": {"config": {"folds": 2, "metric": "mape"}}}}
 
 
 def resources(policy: str = "auto") -> dict:
@@ -122,38 +121,69 @@ def test_a_landed_batch_is_cleaned_checked_and_retrained_on(world) -> None:
     (check,) = checked.get_asset_check_evaluations()
     assert not check.passed, "no_drift check should fail"
     assert metadata(checked, "market_batches")["quarantined_rows"] >= 0
-    # when the retraining runs on that batch
-    retrained = dg.materialize(
-        ASSETS,
-        resources=resources(),
-        instance=instance,
-        partition_key=key,
-        selection=["retrained_model"],
-        run_config=RETRAIN_FAST,
+    # when the retraining re-materializes the training graph, as the sensor's job does
+    retrained = retrain(instance, key)
+    # then the training data holds the batch, weighted, and its holdout is in test_listings
+    train = metadata(retrained, "train_listings")
+    assert train["batches"] == key, train["batches"]
+    assert key in train["rows_by_batch"]
+    test = retrained.output_for_node("train_test", "test_listings")
+    assert (test["batch"] == key).sum() > 0, "a held-out part of the batch scores the models"
+    weights = (
+        retrained.output_for_node("train_test", "train_listings")
+        .groupby("batch")["sample_weight"]
+        .first()
     )
-    meta = metadata(retrained, "retrained_model")
-    # then a new version is registered and, having beaten the champion, becomes champion
-    assert meta["promoted"] is True, meta["decision"]
-    assert champion_version() == str(meta["version"]) != before, "champion alias should move"
+    assert weights[key] == 1.0
+    assert weights["clean_listings"] < 1.0, "the older market weighs less"
+    # and champion_model decides on the evidence and names the registry's champion either way
+    # (on this small sample, ~50 held-out rows, the weighted candidate may not be better)
+    meta = metadata(retrained, "champion_model")
+    assert champion_version() == str(meta["champion_version"]), meta["decision"]
+    if meta["promoted"]:
+        assert meta["champion_version"] == meta["version"] != int(before)
+    else:
+        assert meta["alias"] == "challenger"
+        assert meta["champion_version"] == int(before), "the champion was kept"
+    assert meta["trigger"] == f"retrain {key}"
     version = MlflowClient().get_model_version(REGISTERED_MODEL_NAME, str(meta["version"]))
-    assert version.tags["drift_reference"] == meta["drift_reference"], "reference tagged"
-    reference = pd.read_parquet(meta["drift_reference"])
-    assert len(reference) == meta["holdout_rows"], "the holdout is the new drift reference"
+    assert version.tags["trigger"] == f"retrain {key}"
+    assert version.tags["champion_score"] != "none", "scored against the previous champion"
+    assert MlflowClient().get_run(version.run_id).info.run_name.endswith(f"retrain {key}")
+    # and the bundle follows in the same run
+    bundle = metadata(retrained, "serving_bundle")
+    assert bundle["model_version"] == champion_version(), bundle["action"]
 
 
 def test_manual_policy_leaves_the_winner_as_challenger(world) -> None:
     _, instance, _ = world
     key = instance.get_dynamic_partitions("market_batches")[0]
     before = champion_version()
-    retrained = dg.materialize(
-        ASSETS,
-        resources=resources(policy="manual"),
-        instance=instance,
-        partition_key=key,
-        selection=["retrained_model"],
-        run_config={"ops": {"retrained_model": {"config": {"folds": 2, "margin": 0.0}}}},
-    )
-    meta = metadata(retrained, "retrained_model")
+    retrained = retrain(instance, key, policy="manual", margin=0.0)
+    meta = metadata(retrained, "champion_model")
     assert meta["alias"] == "challenger", meta["decision"]
     assert meta["policy"] == "manual", "the policy comes from the monitoring settings"
+    assert meta["champion_version"] == int(before), "names the champion it kept"
     assert champion_version() == before, "manual policy: champion alias does not move"
+
+
+def retrain(
+    instance: dg.DagsterInstance, batch: str, policy: str = "auto", margin: float = 0.01
+) -> dg.ExecuteInProcessResult:
+    """The retraining sensor's selection, run in-process with the sensor's tag."""
+    run_config = {
+        "ops": {
+            **FAST["ops"],
+            "champion_model": {"config": {"metric": "mape", "margin": margin}},
+        }
+    }
+    result = dg.materialize(
+        ASSETS,
+        resources=resources(policy),
+        instance=instance,
+        selection=RETRAINING_SELECTION,
+        run_config=run_config,
+        tags={"bh_pricing/drift_batch": batch},
+    )
+    assert result.success
+    return result

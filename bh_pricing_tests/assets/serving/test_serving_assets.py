@@ -16,7 +16,7 @@ from bh_pricing.resources import RawListingsSource, build_resources
 from bh_pricing.serving import handler, lambda_handler
 from bh_pricing.serving.manifest import CURRENT_FILE
 from bh_pricing.serving.runtime import ServedModel
-from bh_pricing_tests.assets.test_graph import FAST, GRAPH
+from bh_pricing_tests.assets.test_graph import FAST, GRAPH, UNPARTITIONED
 
 ASSETS = [*GRAPH, *serving.defs.assets]
 LISTING = {
@@ -30,7 +30,7 @@ LISTING = {
 }
 
 
-def _materialize(selection: str, run_config: dict | None = None, **kwargs: Any):
+def _materialize(selection: str | dg.AssetSelection, run_config: dict | None = None, **kwargs: Any):
     resources = build_resources("local")
     resources["raw_source"] = RawListingsSource(sample_rows=600, sample_seed=5)
     return dg.materialize(
@@ -71,7 +71,7 @@ def home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
 @pytest.fixture(scope="module")
 def first_run(home: Path) -> dg.ExecuteInProcessResult:
     """The whole graph, then the serving group, in one in-process run."""
-    result = _materialize("*", FAST)
+    result = _materialize(UNPARTITIONED, FAST)
     assert result.success
     return result
 
