@@ -105,10 +105,11 @@ def test_leave_one_out_levels_never_contain_a_rows_own_price(listings):
     y = np.log(located["price"].to_numpy())
     spatial = SpatialPriceLevel(prior_weight=1e-12)
     levels = spatial.fit_transform(X, y)
-    # when one row's price changes, its own leave-one-out level does not move
+    # when one row's price changes, its own leave-one-out level does not move (up to the
+    # float32 rounding of the lattice's kernel sums)
     changed = y.copy()
     changed[0] += 2.0
-    np.testing.assert_allclose(spatial.fit_transform(X, changed)[0], levels[0], rtol=1e-9)
+    np.testing.assert_allclose(spatial.fit_transform(X, changed)[0], levels[0], rtol=1e-4)
     # while repeating rows (what weights replace) would put the row's own price in its level
     repeated_X, repeated_y = pd.concat([X, X.iloc[:1]]), np.append(changed, changed[0])
     moved = spatial.fit_transform(repeated_X, repeated_y)[0, 0]
