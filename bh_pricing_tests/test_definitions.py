@@ -91,3 +91,21 @@ def test_unknown_deployment_is_rejected(monkeypatch):
     monkeypatch.setenv("BH_PRICING_ENV", "staging")
     with pytest.raises(ValueError, match="BH_PRICING_ENV='staging' is not one of"):
         deployment()
+
+
+@pytest.mark.parametrize(
+    ("asset", "column"),
+    [
+        ("clean_listings", "neighborhood"),
+        ("train_listings", "sample_weight"),
+        ("test_listings", "batch"),
+        ("market_batches", "square_foot"),
+    ],
+)
+def test_listing_frames_show_their_pandera_columns_in_the_ui(bh_home, asset, column):
+    # given the loaded graph, when the UI reads an asset's column schema metadata
+    node = load().resolve_asset_graph().get(dg.AssetKey(asset))
+    schema = node.metadata.get("dagster/column_schema")
+    # then it lists the Pandera contract's columns
+    assert schema is not None, f"{asset} has no dagster/column_schema"
+    assert column in {c.name for c in schema.columns}, schema

@@ -7,7 +7,7 @@ import dagster as dg
 import pandas as pd
 from pydantic import Field
 
-from bh_pricing.assets.preparation.dagster_types import CleanListingsType
+from bh_pricing.assets.preparation.dagster_types import CleanListingsType, column_schema
 from bh_pricing.constants import PREPARATION
 from bh_pricing.contract import DEFAULT_BOUNDS, Bounds
 from bh_pricing.core.cleaning import clean_listings
@@ -52,6 +52,7 @@ class CleaningConfig(dg.Config):
             dagster_type=CleanListingsType,
             kinds={"pandas"},
             description="Typed, de-duplicated listings within bounds (Pandera CleanListings).",
+            metadata=column_schema(CleanListingsType),
         ),
         "quarantined_listings": dg.AssetOut(
             group_name=PREPARATION,
