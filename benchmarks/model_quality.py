@@ -15,7 +15,7 @@ rows on the same split. Every model is scored on all held-out flats and on the f
 in training (``unseen_in_training``: no training row with the same coordinates and area), and
 the champion must beat the best peer on RMSE and MAPE in both columns.
 
-    python benchmarks/model_quality.py [--raw data.csv] [--folds 5] [--no-cv] [--trials 27]
+    python benchmarks/model_quality.py [--raw data.csv] [--folds 5] [--trials 27]
 """
 
 from __future__ import annotations
@@ -77,7 +77,7 @@ def held_out_scores(
 
 
 def evaluate(
-    train: pd.DataFrame, test: pd.DataFrame, folds: int, threads: int | None, cv: bool = True
+    train: pd.DataFrame, test: pd.DataFrame, folds: int, threads: int | None
 ) -> pd.DataFrame:
     """One row per candidate: held-out metrics (all, unseen), CV mean and std, params, seconds."""
     X_train, y_train = split_features_target(train)
@@ -91,7 +91,7 @@ def evaluate(
             fit_seconds = time.perf_counter() - start
             # one K-fold pass gives the CV metrics and the interval's calibration
             validation = cross_validate(fitted.estimator, X_train, y_train, folds, SEED)
-            scores = validation.metrics if cv else {}
+            scores = validation.metrics
             interval = calibrate_interval(validation, folds)
         predicted = fitted.estimator.predict(X_test)
         held_out = held_out_scores(test, unseen, predicted)
@@ -237,7 +237,6 @@ def main() -> None:
     parser.add_argument(
         "--threads", type=int, default=1, help="BLAS/OpenMP threads (assets use 1); 0 = all"
     )
-    parser.add_argument("--no-cv", action="store_true", help="skip the candidates' CV columns")
     parser.add_argument("--trials", type=int, default=TRIALS, help="parameter sets per peer search")
     args = parser.parse_args()
 
@@ -250,7 +249,7 @@ def main() -> None:
         f"{unseen.sum()} test flats never seen in training ({unseen.mean():.0%})"
     )
     threads = args.threads or None
-    candidates = evaluate(train, test, args.folds, threads, cv=not args.no_cv)
+    candidates = evaluate(train, test, args.folds, threads)
     peers, skipped = evaluate_peers(train, test, args.folds, args.trials, threads)
     results = pd.concat([candidates, peers])
     print()
