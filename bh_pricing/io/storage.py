@@ -145,6 +145,19 @@ def write_bytes(uri: str, data: bytes) -> None:
         raise StorageError(f"cannot write {uri}: {exc}") from exc
 
 
+def delete(uri: str) -> None:
+    """Remove the file at ``uri``; NotFoundError when there is none."""
+    loc = parse(uri)
+    if loc.scheme == "s3":
+        if not exists(uri):
+            raise NotFoundError(f"{uri} does not exist")
+        with _s3_errors("delete", uri):
+            s3_client().delete_object(Bucket=loc.bucket, Key=loc.key)
+        return
+    with _local_errors("delete", uri):
+        Path(loc.key).unlink()
+
+
 def exists(uri: str) -> bool:
     """True when a file exists at ``uri``."""
     loc = parse(uri)

@@ -18,6 +18,7 @@ from bh_pricing.resources.locations import Locations
 from bh_pricing.resources.mlflow import MlflowTracking
 from bh_pricing.resources.monitoring import MonitoringSettings
 from bh_pricing.resources.raw_source import RawListingsSource
+from bh_pricing.resources.serving_endpoint import ServingEndpoint
 
 ENV_VAR = "BH_PRICING_ENV"
 DEPLOYMENTS = ("local", "prod")
@@ -27,6 +28,7 @@ __all__ = [
     "MlflowTracking",
     "MonitoringSettings",
     "RawListingsSource",
+    "ServingEndpoint",
     "build_resources",
     "deployment",
 ]
@@ -49,14 +51,29 @@ def build_resources(name: str | None = None) -> dict[str, Any]:
     """Resources for the ``local`` or ``prod`` deployment."""
     name = name or deployment()
     if name == "prod":
-        return {**_prod(), "monitoring": _monitoring()}
+        return {**_prod(), **_shared()}
     if name == "local":
-        return {**_local(home()), "monitoring": _monitoring()}
+        return {**_local(home()), **_shared()}
     raise ValueError(f"unknown deployment {name!r}; expected one of {DEPLOYMENTS}")
 
 
+def _shared() -> dict[str, Any]:
+    """Same in every deployment: monitoring settings and the endpoint the smoke check calls."""
+    return {"monitoring": _monitoring(), "serving_endpoint": _serving_endpoint()}
+
+
+def _serving_endpoint() -> ServingEndpoint:
+    """BH_PRICING_SMOKE_URL (and its key BH_PRICING_SMOKE_API_KEY, read at run time) when the
+    deployed API is to be called; unset: the handler in-process on the published bundles."""
+    key = "BH_PRICING_SMOKE_API_KEY"
+    return ServingEndpoint(
+        url=os.environ.get("BH_PRICING_SMOKE_URL") or None,
+        api_key=dg.EnvVar(key) if os.environ.get(key) else None,
+    )
+
+
 def _monitoring() -> MonitoringSettings:
-    """Same in every deployment: plain settings, no secrets."""
+    """Plain settings, no secrets."""
     return MonitoringSettings(
         promotion_policy=os.environ.get("BH_PRICING_PROMOTION_POLICY", "auto"),
         retrain_cooldown_seconds=float(

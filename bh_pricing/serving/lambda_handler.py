@@ -15,6 +15,8 @@ import binascii
 import json
 import logging
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from mangum import Mangum
@@ -41,6 +43,22 @@ def reset_service(service: PricingService | None = None) -> None:
     """Replace the process-wide service (None: rebuild from the environment on next use)."""
     global _SERVICE, _ADAPTER
     _SERVICE, _ADAPTER = service, None
+
+
+@contextmanager
+def serving(service: PricingService) -> Iterator[None]:
+    """Answer with ``service`` inside the block, then put the process-wide service back.
+
+    For callers that run the real handler on a bundle of their choice (the post-publication smoke
+    check) without touching the environment or the service a container already holds.
+    """
+    global _SERVICE, _ADAPTER
+    saved = _SERVICE, _ADAPTER
+    _SERVICE, _ADAPTER = service, None
+    try:
+        yield
+    finally:
+        _SERVICE, _ADAPTER = saved
 
 
 def _adapter() -> Mangum:

@@ -8,7 +8,8 @@ import dagster as dg
 
 from bh_pricing.assets.serving.bundle import BUNDLE_PARITY, serving_bundle
 from bh_pricing.assets.serving.prediction_log import prediction_log
+from bh_pricing.assets.serving.smoke import ENDPOINT_SMOKE, endpoint_smoke
 
-__all__ = ["BUNDLE_PARITY", "defs"]
+__all__ = ["BUNDLE_PARITY", "ENDPOINT_SMOKE", "defs"]
 
-defs = dg.Definitions(assets=[serving_bundle, prediction_log])
+defs = dg.Definitions(assets=[serving_bundle, prediction_log], asset_checks=[endpoint_smoke])

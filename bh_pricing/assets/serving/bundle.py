@@ -26,7 +26,7 @@ from bh_pricing.serving.bundle import (
     known_categories,
     publish_bundle,
 )
-from bh_pricing.serving.manifest import MANIFEST_FILE, MODEL_FILE, Manifest
+from bh_pricing.serving.manifest import MANIFEST_FILE, MODEL_FILE, CurrentPointer, Manifest
 from bh_pricing.serving.runtime import read_current, sha256
 
 BUNDLE_PARITY = "bundle_parity"
@@ -97,8 +97,9 @@ def serving_bundle(
         uri = exported.uri
         action = f"exported v{champion.version}"
     parity = check_parity(estimator, uri, test_listings)
+    pointer = current if reuse else None
     if parity.passed and not reuse:
-        publish_bundle(root, uri)
+        pointer = publish_bundle(root, uri)
     published = parity.passed or reuse
     if not parity.passed:
         action += "; parity FAILED" + ("" if reuse else ", not published: current.json unchanged")
@@ -109,6 +110,9 @@ def serving_bundle(
             "uri": uri,
             "root": root,
             "published": published,
+            "published_this_run": parity.passed and not reuse,
+            "pointer": _pointer_metadata(pointer),
+            "previous_pointer": _pointer_metadata(current),
             "action": action,
             "champion_moved_this_run": moved,
             "note": (
@@ -157,6 +161,11 @@ def _bundle_metadata(uri: str) -> dict[str, object]:
         "manifest_sha256": sha256(manifest_bytes),
         "size_bytes": model.bytes + len(manifest_bytes),
     }
+
+
+def _pointer_metadata(pointer: CurrentPointer | None) -> dg.MetadataValue:
+    """A ``current.json`` content as JSON metadata (``{}``: no pointer)."""
+    return dg.MetadataValue.json({} if pointer is None else pointer.model_dump())
 
 
 def _parity_metadata(parity: ParityReport) -> dict[str, object]:

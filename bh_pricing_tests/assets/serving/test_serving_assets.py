@@ -1,6 +1,7 @@
 """serving_bundle and prediction_log materialized in-process after the graph (sample source)."""
 
 import json
+import socket
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -12,13 +13,13 @@ import pytest
 
 from bh_pricing.assets import serving
 from bh_pricing.constants import CHAMPION_URI, FEATURE_COLUMNS
-from bh_pricing.resources import RawListingsSource, build_resources
+from bh_pricing.resources import RawListingsSource, ServingEndpoint, build_resources
 from bh_pricing.serving import handler, lambda_handler
 from bh_pricing.serving.manifest import CURRENT_FILE
 from bh_pricing.serving.runtime import ServedModel
 from bh_pricing_tests.assets.test_graph import FAST, GRAPH, UNPARTITIONED
 
-ASSETS = [*GRAPH, *serving.defs.assets]
+ASSETS = [*GRAPH, *serving.defs.assets, *serving.defs.asset_checks]
 LISTING = {
     "neighborhood": "Lourdes",
     "square_foot": 120.0,
@@ -30,9 +31,15 @@ LISTING = {
 }
 
 
-def _materialize(selection: str | dg.AssetSelection, run_config: dict | None = None, **kwargs: Any):
+def _materialize(
+    selection: str | dg.AssetSelection,
+    run_config: dict | None = None,
+    overrides: dict[str, Any] | None = None,
+    **kwargs: Any,
+):
     resources = build_resources("local")
     resources["raw_source"] = RawListingsSource(sample_rows=600, sample_seed=5)
+    resources |= overrides or {}
     return dg.materialize(
         ASSETS, resources=resources, selection=selection, run_config=run_config or {}, **kwargs
     )
@@ -105,6 +112,30 @@ def test_parity_check_passes_within_a_tenth_of_a_percent(first_run) -> None:
     meta = {k: v.value for k, v in evaluation.metadata.items()}
     assert meta["parity_rows"] == len(first_run.output_for_node("train_test", "test_listings"))
     assert meta["parity_max_relative_error"] <= meta["parity_tolerance"] == 1e-3
+
+
+def test_endpoint_smoke_passes_after_publication(home: Path, first_run) -> None:
+    # given the graph materialized once (the bundle published over no previous one)
+    meta = _metadata(first_run, "serving_bundle")
+    assert meta["published_this_run"] is True
+    assert meta["previous_pointer"] == {}, "first publication: no previous current.json"
+    # then the smoke check called the real handler on the published root and agreed
+    (evaluation,) = [
+        c for c in first_run.get_asset_check_evaluations() if c.check_name == serving.ENDPOINT_SMOKE
+    ]
+    assert evaluation.passed, evaluation.description
+    assert evaluation.blocking is True
+    check = {k: v.value for k, v in evaluation.metadata.items()}
+    assert check["served_version"] == check["expected_version"] == meta["model_version"]
+    assert check["rows"] == 5
+    assert check["status"] == 200
+    assert check["max_relative_error"] <= check["tolerance"] == 1e-3
+    assert check["rollback"] == "none needed"
+    assert "Lambda handler in-process" in check["endpoint"]
+    pointer = json.loads((home / "artifacts" / "bundles" / CURRENT_FILE).read_text())
+    assert pointer == meta["pointer"], "current.json is the bundle published"
+    # and the check's requests stayed out of the users' prediction log
+    assert not any((home / "prediction-log").rglob("*.jsonl"))
 
 
 def test_handler_serves_the_bundle_like_the_mlflow_champion(
@@ -186,3 +217,33 @@ def test_parity_failure_leaves_the_previous_bundle_current(
     new = {p.name for p in current.parent.iterdir() if p.is_dir()} - folders_before
     assert len(new) == 1, "the failing bundle is written but left unpublished"
     assert json.loads(before)["bundle"] not in new
+
+
+def test_failing_smoke_check_restores_the_previous_bundle(first_run, home: Path) -> None:
+    # given a published bundle, and a smoke target (deployed URL) that does not answer
+    current = home / "artifacts" / "bundles" / CURRENT_FILE
+    before = current.read_bytes()
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        url = f"http://127.0.0.1:{sock.getsockname()[1]}"
+    # when serving_bundle exports and publishes a new bundle (parity holds)
+    config = {"ops": {"serving_bundle": {"config": {"force_export": True}}}}
+    result = _materialize(
+        "serving_bundle",
+        config,
+        {"serving_endpoint": ServingEndpoint(url=url, timeout_seconds=5)},
+        raise_on_error=False,
+    )
+    meta = _metadata(result, "serving_bundle")
+    assert _parity(result).passed
+    assert meta["published_this_run"] is True
+    assert meta["previous_pointer"] == json.loads(before)
+    # then the smoke check fails (ERROR) and current.json is the previous pointer again
+    (evaluation,) = [
+        c for c in result.get_asset_check_evaluations() if c.check_name == serving.ENDPOINT_SMOKE
+    ]
+    assert not evaluation.passed
+    assert evaluation.severity == dg.AssetCheckSeverity.ERROR
+    assert "no answer" in (evaluation.description or "")
+    assert "restored to" in evaluation.metadata["rollback"].value
+    assert json.loads(current.read_bytes()) == json.loads(before)

@@ -1,0 +1,267 @@
+"""Post-publication smoke test: the endpoint answers like the bundle just published, or rollback.
+
+After ``serving_bundle`` switches ``current.json``, a few test listings are priced twice: by the
+endpoint (the real Lambda ``handler`` in-process on the bundle root, or a deployed API over HTTP)
+and by the published bundle itself (``ServedModel``). The endpoint must answer 200 with the
+published ``model_version`` and every price within ``PARITY_TOLERANCE`` (relative). When it does
+not, ``restore_pointer`` puts back the ``current.json`` that was there before the publication (or
+removes it when there was none), unless a later publication has replaced it meanwhile.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import urllib.error
+import urllib.request
+import uuid
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import numpy as np
+import pandas as pd
+
+from bh_pricing.constants import FEATURE_COLUMNS
+from bh_pricing.io import storage
+from bh_pricing.serving.bundle import PARITY_TOLERANCE
+from bh_pricing.serving.manifest import CURRENT_FILE, CurrentPointer
+from bh_pricing.serving.runtime import BundleError, load_bundle, read_current
+
+SMOKE_ROWS = 5
+
+
+@dataclass(frozen=True)
+class EndpointAnswer:
+    """What the endpoint said: HTTP status and JSON body (``error`` when there was no answer)."""
+
+    status: int
+    body: dict[str, Any]
+    error: str | None = None
+
+
+class Endpoint(Protocol):
+    """Something that prices a batch of listings like ``POST /predict``."""
+
+    description: str
+
+    def predict(self, listings: list[dict[str, Any]]) -> EndpointAnswer:
+        """Send ``listings`` as one batch; the answer, whatever its status."""
+        ...
+
+
+class LocalHandler:
+    """The real Lambda ``handler`` in-process, serving ``bundle_root``, writing no prediction log.
+
+    The handler gets its own service for the call (``lambda_handler.serving``): the environment
+    and any service the process already holds are left as they were.
+    """
+
+    def __init__(self, bundle_root: str) -> None:
+        self.bundle_root = bundle_root
+        self.description = f"Lambda handler in-process on {bundle_root}"
+
+    def predict(self, listings: list[dict[str, Any]]) -> EndpointAnswer:
+        """Invoke the handler with an API Gateway HTTP API (v2) ``POST /predict`` event."""
+        from bh_pricing.serving import lambda_handler
+        from bh_pricing.serving.service import PricingService, ServingSettings
+
+        settings = ServingSettings(
+            model_uri=self.bundle_root, prediction_log_uri=None, retry_seconds=0
+        )
+        with lambda_handler.serving(PricingService(settings)):
+            response = lambda_handler.handler(predict_event(listings), None)
+        return _answer(int(response["statusCode"]), response.get("body") or "")
+
+
+class HttpEndpoint:
+    """A deployed API (API Gateway stage, Function URL, container) called over HTTPS.
+
+    ``base_url`` is the API root (``https://id.execute-api.region.amazonaws.com/prod``);
+    ``api_key`` goes in ``x-api-key`` (API Gateway usage plans).
+    """
+
+    def __init__(self, base_url: str, api_key: str | None = None, timeout: float = 30.0) -> None:
+        self.url = base_url.rstrip("/") + "/predict"
+        self.api_key = api_key
+        self.timeout = timeout
+        self.description = f"POST {self.url}"
+
+    def predict(self, listings: list[dict[str, Any]]) -> EndpointAnswer:
+        """POST the batch; a network failure is an answer with status 0 and the error."""
+        headers = {"content-type": "application/json", "user-agent": "bh-pricing-smoke"}
+        if self.api_key:
+            headers["x-api-key"] = self.api_key
+        request = urllib.request.Request(
+            self.url, data=json.dumps(listings).encode(), headers=headers, method="POST"
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=self.timeout) as response:
+                return _answer(response.status, response.read().decode())
+        except urllib.error.HTTPError as exc:
+            return _answer(exc.code, exc.read().decode(errors="replace"))
+        except (urllib.error.URLError, TimeoutError, OSError) as exc:
+            return EndpointAnswer(0, {}, f"no answer from {self.url}: {exc}")
+
+
+def predict_event(listings: list[dict[str, Any]]) -> dict[str, Any]:
+    """An API Gateway HTTP API (payload v2) event for ``POST /predict`` with ``listings``."""
+    request_id = f"smoke-{uuid.uuid4().hex[:12]}"
+    return {
+        "version": "2.0",
+        "routeKey": "POST /predict",
+        "rawPath": "/predict",
+        "rawQueryString": "",
+        "headers": {"content-type": "application/json", "user-agent": "bh-pricing-smoke"},
+        "requestContext": {
+            "http": {
+                "method": "POST",
+                "path": "/predict",
+                "protocol": "HTTP/1.1",
+                "sourceIp": "127.0.0.1",
+                "userAgent": "bh-pricing-smoke",
+            },
+            "requestId": request_id,
+            "routeKey": "POST /predict",
+            "stage": "$default",
+        },
+        "body": json.dumps(listings),
+        "isBase64Encoded": False,
+    }
+
+
+def _answer(status: int, text: str) -> EndpointAnswer:
+    try:
+        body = json.loads(text) if text else {}
+    except json.JSONDecodeError:
+        return EndpointAnswer(status, {}, f"body is not JSON: {text[:200]!r}")
+    return EndpointAnswer(status, body if isinstance(body, dict) else {"body": body})
+
+
+def smoke_listings(frame: pd.DataFrame, rows: int = SMOKE_ROWS) -> list[dict[str, Any]]:
+    """``rows`` listings spread evenly over ``frame`` (feature columns only, NaN as None).
+
+    Raises ValueError when ``frame`` is empty or lacks a feature column.
+    """
+    missing = [c for c in FEATURE_COLUMNS if c not in frame.columns]
+    if missing:
+        raise ValueError(f"smoke listings: columns {missing} are missing")
+    if frame.empty:
+        raise ValueError("smoke listings: the frame is empty")
+    positions = np.unique(np.linspace(0, len(frame) - 1, min(rows, len(frame))).round().astype(int))
+    picked = frame.iloc[positions].loc[:, list(FEATURE_COLUMNS)].astype(object)
+    return [
+        {k: (None if isinstance(v, float) and math.isnan(v) else _plain(v)) for k, v in r.items()}
+        for r in picked.to_dict(orient="records")
+    ]
+
+
+def _plain(value: object) -> object:
+    return value.item() if isinstance(value, np.generic) else value
+
+
+@dataclass(frozen=True)
+class SmokeReport:
+    """The endpoint's answer against the bundle's own prices (relative error of each price)."""
+
+    passed: bool
+    reason: str
+    rows: int
+    status: int
+    served_version: str | None
+    expected_version: str
+    max_relative_error: float | None
+    tolerance: float
+
+
+def compare_answer(
+    answer: EndpointAnswer,
+    expected_prices: np.ndarray,
+    expected_version: str,
+    tolerance: float = PARITY_TOLERANCE,
+) -> SmokeReport:
+    """Whether ``answer`` is a 200 batch from ``expected_version`` with the expected prices."""
+    body = answer.body
+    served = body.get("model_version")
+    served = None if served is None else str(served)
+
+    def report(passed: bool, reason: str, error: float | None = None) -> SmokeReport:
+        rows = len(expected_prices)
+        return SmokeReport(
+            passed, reason, rows, answer.status, served, expected_version, error, tolerance
+        )
+
+    if answer.status != 200:
+        problem = answer.error or body.get("error") or body
+        return report(False, f"endpoint answered {answer.status}: {problem}")
+    if served != expected_version:
+        return report(
+            False, f"endpoint serves v{served}, the published bundle is v{expected_version}"
+        )
+    prices = body.get("prices")
+    if not isinstance(prices, list) or len(prices) != len(expected_prices):
+        return report(False, f"expected {len(expected_prices)} prices, got {prices!r}")
+    actual = np.asarray([np.nan if p is None else p for p in prices], dtype=float)
+    relative = np.abs(actual - expected_prices) / np.maximum(np.abs(expected_prices), 1e-9)
+    error = float(np.nanmax(relative)) if not np.isnan(relative).all() else math.inf
+    if np.isnan(relative).any() or error > tolerance:
+        return report(False, f"max relative price error {error:.2e} exceeds {tolerance:.1e}", error)
+    return report(True, f"{len(prices)} prices within {tolerance:.1e} of the bundle", error)
+
+
+def restore_pointer(root: str, published: CurrentPointer, previous: CurrentPointer | None) -> str:
+    """Undo the publication of ``published`` under ``root``; what was done, in one sentence.
+
+    ``previous`` (the pointer before the publication) is written back; without one, ``current.json``
+    is removed so the failing bundle is not served. If ``current.json`` no longer points at
+    ``published`` (a later publication), it is left alone.
+    """
+    uri = storage.join(root, CURRENT_FILE)
+    current = read_current(root)
+    if current is None or current.manifest_sha256 != published.manifest_sha256:
+        now = "nothing" if current is None else f"{current.bundle} (v{current.model_version})"
+        return f"{uri} no longer points at {published.bundle}: left as is ({now})"
+    if previous is None:
+        storage.delete(uri)
+        return f"no bundle was published before {published.bundle}: {uri} removed, nothing served"
+    storage.write_bytes(uri, previous.model_dump_json(indent=2).encode())
+    return f"{uri} restored to {previous.bundle} (v{previous.model_version})"
+
+
+@dataclass(frozen=True)
+class SmokeOutcome:
+    """The comparison and, when it failed, what happened to ``current.json``."""
+
+    report: SmokeReport
+    rollback: str
+
+
+def smoke_test(
+    endpoint: Endpoint,
+    root: str,
+    published: CurrentPointer,
+    previous: CurrentPointer | None,
+    listings: list[dict[str, Any]],
+    *,
+    restore: bool = True,
+    tolerance: float = PARITY_TOLERANCE,
+) -> SmokeOutcome:
+    """Price ``listings`` with ``endpoint`` and with the bundle ``published`` names under ``root``.
+
+    On failure, and when ``restore`` (this run published the bundle), ``restore_pointer``. A
+    bundle that can no longer be read counts as a failure (the endpoint cannot serve it either).
+    """
+    try:
+        bundle = load_bundle(storage.join(root, published.bundle))
+    except BundleError as exc:
+        unreadable = EndpointAnswer(0, {}, f"published bundle unreadable: {exc}")
+        report = compare_answer(unreadable, np.zeros(len(listings)), published.model_version)
+    else:
+        expected = bundle.predict_records(listings)
+        report = compare_answer(
+            endpoint.predict(listings), expected, bundle.manifest.model_version, tolerance
+        )
+    if report.passed:
+        return SmokeOutcome(report, "none needed")
+    if not restore:
+        return SmokeOutcome(report, "not restored: this run did not publish the bundle")
+    return SmokeOutcome(report, restore_pointer(root, published, previous))
