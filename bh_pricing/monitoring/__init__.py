@@ -1,6 +1,12 @@
 """Monitoring: drift between reference listings and new batches, and its report."""
 
-from bh_pricing.monitoring.drift import DEFAULT_ALPHA, DEFAULT_WEIGHTS, PriceModel, detect_drift
+from bh_pricing.monitoring.drift import (
+    DEFAULT_ALPHA,
+    DEFAULT_WEIGHTS,
+    PriceModel,
+    detect_drift,
+    detect_input_drift,
+)
 from bh_pricing.monitoring.materiality import DriftThresholds
 from bh_pricing.monitoring.report import (
     DRIFT,
@@ -24,5 +30,6 @@ __all__ = [
     "DriftThresholds",
     "PriceModel",
     "detect_drift",
+    "detect_input_drift",
     "weighted_holm",
 ]

@@ -111,12 +111,7 @@ def detect_drift(
     """
     _check_frame(reference, "reference")
     _check_frame(current, "current")
-    if not 0 < alpha < 1:
-        raise ValueError(f"alpha must be in (0, 1), got {alpha}")
-    if min_rows < 2:
-        raise ValueError(f"min_rows must be at least 2, got {min_rows}")
-    if resamples < 1:
-        raise ValueError(f"resamples must be at least 1, got {resamples}")
+    _check_settings(alpha, min_rows, resamples)
     if len(reference) < min_rows:
         raise ValueError(f"reference has {len(reference)} rows; at least {min_rows} are needed")
     if len(current) < min_rows:
@@ -124,6 +119,71 @@ def detect_drift(
         return DriftReport((), alpha, len(reference), len(current), INSUFFICIENT, reason)
 
     minimum = thresholds or DriftThresholds()
+    tests = _feature_tests(
+        reference, current, alpha, min_rows, min_expected, resamples, seed, minimum
+    )
+    price = (reference[TARGET_COLUMN], current[TARGET_COLUMN])
+    tests.append(_ks(*price, TARGET_COLUMN, "target", min_rows, minimum.price_change))
+    per_m2 = (_per_m2(reference), _per_m2(current))
+    tests.append(_ks(*per_m2, PRICE_PER_M2, "target", min_rows, minimum.price_change))
+    if model is not None:
+        ratios = (_log_ratio(reference, model), _log_ratio(current, model))
+        tests += _performance(*ratios, minimum)
+    return _correct(tests, alpha, dict(weights or DEFAULT_WEIGHTS), len(reference), len(current))
+
+
+def detect_input_drift(
+    reference: pd.DataFrame,
+    current: pd.DataFrame,
+    alpha: float = DEFAULT_ALPHA,
+    min_rows: int = 30,
+    min_expected: float = 5.0,
+    resamples: int = 99_999,
+    seed: int = 0,
+    thresholds: DriftThresholds | None = None,
+) -> DriftReport:
+    """Feature tests only (no price, no model): for requests, whose price nobody knows yet.
+
+    The same Kolmogorov-Smirnov and neighborhood tests, effects and minimums as ``detect_drift``,
+    corrected together with the feature weights of ``DEFAULT_WEIGHTS`` (equal, so the whole
+    ``alpha`` is shared by the seven feature tests). ``current`` needs the feature columns only;
+    fewer than ``min_rows`` rows give "insufficient data", a smaller reference is an error.
+    """
+    _check_frame(reference, "reference", FEATURE_COLUMNS)
+    _check_frame(current, "current", FEATURE_COLUMNS)
+    _check_settings(alpha, min_rows, resamples)
+    if len(reference) < min_rows:
+        raise ValueError(f"reference has {len(reference)} rows; at least {min_rows} are needed")
+    if len(current) < min_rows:
+        reason = f"current batch has {len(current)} rows; at least {min_rows} are needed"
+        return DriftReport((), alpha, len(reference), len(current), INSUFFICIENT, reason)
+    minimum = thresholds or DriftThresholds()
+    tests = _feature_tests(
+        reference, current, alpha, min_rows, min_expected, resamples, seed, minimum
+    )
+    return _correct(tests, alpha, dict(DEFAULT_WEIGHTS), len(reference), len(current))
+
+
+def _check_settings(alpha: float, min_rows: int, resamples: int) -> None:
+    if not 0 < alpha < 1:
+        raise ValueError(f"alpha must be in (0, 1), got {alpha}")
+    if min_rows < 2:
+        raise ValueError(f"min_rows must be at least 2, got {min_rows}")
+    if resamples < 1:
+        raise ValueError(f"resamples must be at least 1, got {resamples}")
+
+
+def _feature_tests(
+    reference: pd.DataFrame,
+    current: pd.DataFrame,
+    alpha: float,
+    min_rows: int,
+    min_expected: float,
+    resamples: int,
+    seed: int,
+    minimum: DriftThresholds,
+) -> list[DriftTest]:
+    """Kolmogorov-Smirnov per numeric feature, then the neighborhood test."""
     tests = [
         _ks(reference[c], current[c], c, "feature", min_rows, minimum.feature_distance)
         for c in NUMERIC_FEATURES
@@ -136,23 +196,17 @@ def detect_drift(
             reference, current, min_expected, alpha, resampling, minimum.neighborhood_distance
         )
     )
-    price = (reference[TARGET_COLUMN], current[TARGET_COLUMN])
-    tests.append(_ks(*price, TARGET_COLUMN, "target", min_rows, minimum.price_change))
-    per_m2 = (_per_m2(reference), _per_m2(current))
-    tests.append(_ks(*per_m2, PRICE_PER_M2, "target", min_rows, minimum.price_change))
-    if model is not None:
-        ratios = (_log_ratio(reference, model), _log_ratio(current, model))
-        tests += _performance(*ratios, minimum)
-    return _correct(tests, alpha, dict(weights or DEFAULT_WEIGHTS), len(reference), len(current))
+    return tests
 
 
-def _check_frame(frame: pd.DataFrame, role: str) -> None:
-    missing = [c for c in REQUIRED_COLUMNS if c not in frame.columns]
+def _check_frame(
+    frame: pd.DataFrame, role: str, required: tuple[str, ...] = REQUIRED_COLUMNS
+) -> None:
+    missing = [c for c in required if c not in frame.columns]
     if missing:
         raise ValueError(f"{role} listings are missing column(s) {missing}")
-    not_numeric = [
-        c for c in (*NUMERIC_FEATURES, TARGET_COLUMN) if not pd.api.types.is_numeric_dtype(frame[c])
-    ]
+    numeric = [c for c in (*NUMERIC_FEATURES, TARGET_COLUMN) if c in required]
+    not_numeric = [c for c in numeric if not pd.api.types.is_numeric_dtype(frame[c])]
     if not_numeric:
         raise ValueError(f"{role} listings have non-numeric column(s) {not_numeric}")
 

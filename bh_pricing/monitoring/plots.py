@@ -35,14 +35,7 @@ def drift_chart(
     axes[0].hist(list(ppm.values()), bins=30, density=True, label=list(ppm), alpha=0.7)
     axes[0].set(xlabel="log10 price per m² (BRL)", ylabel="density", title="target")
     axes[0].legend()
-    top = reference["neighborhood"].value_counts().index[:10]
-    shares = pd.DataFrame(
-        {
-            k: f["neighborhood"].value_counts(normalize=True).reindex(top).fillna(0)
-            for k, f in series.items()
-        }
-    )
-    shares.iloc[::-1].plot.barh(ax=axes[1], title="neighborhood share (top 10)")
+    _neighborhood_panel(axes[1], series)
     if model is not None:
         ratios = {
             k: np.log(f["price"] / model.predict(f.loc[:, list(FEATURE_COLUMNS)]))
@@ -72,3 +65,36 @@ def _effects_panel(axis: Axes, report: DriftReport) -> None:
         xlabel="effect / minimum effect (1 = material)",
         title="effects (red drift, orange immaterial)",
     )
+
+
+def input_drift_chart(
+    reference: pd.DataFrame, current: pd.DataFrame, title: str, report: DriftReport
+) -> str:
+    """Requests against the reference: area, rooms, the neighborhood mix and the effects."""
+    figure, axes = plt.subplots(1, 4, figsize=(20, 4))
+    series = {"reference": reference, "requests": current}
+    area = {k: np.log10(f["square_foot"].dropna()) for k, f in series.items()}
+    axes[0].hist(list(area.values()), bins=30, density=True, label=list(area), alpha=0.7)
+    axes[0].set(xlabel="log10 area (m²)", ylabel="density", title="square_foot")
+    axes[0].legend()
+    rooms = pd.DataFrame(
+        {k: f["rooms"].value_counts(normalize=True).sort_index() for k, f in series.items()}
+    ).fillna(0)
+    rooms.plot.bar(ax=axes[1], title="rooms (share)")
+    _neighborhood_panel(axes[2], series)
+    _effects_panel(axes[3], report)
+    figure.suptitle(title)
+    figure.tight_layout()
+    return png_markdown(figure, title)
+
+
+def _neighborhood_panel(axis: Axes, series: dict[str, pd.DataFrame]) -> None:
+    """Shares of the reference's ten most frequent neighborhoods in each frame."""
+    top = next(iter(series.values()))["neighborhood"].value_counts().index[:10]
+    shares = pd.DataFrame(
+        {
+            k: f["neighborhood"].value_counts(normalize=True).reindex(top).fillna(0)
+            for k, f in series.items()
+        }
+    )
+    shares.iloc[::-1].plot.barh(ax=axis, title="neighborhood share (top 10)")

@@ -8,15 +8,25 @@ import pandas as pd
 
 from bh_pricing.constants import FEATURE_COLUMNS
 from bh_pricing.io import storage
+from bh_pricing.serving.predlog import LISTING_ID
 
-LOG_COLUMNS = ("request_id", "item", "time", "model_version", *FEATURE_COLUMNS, "prediction")
+LOG_COLUMNS = (
+    "request_id",
+    "item",
+    "time",
+    "model_version",
+    LISTING_ID,
+    *FEATURE_COLUMNS,
+    "prediction",
+)
 
 
 def read_prediction_log(uri: str, since: str | None = None) -> pd.DataFrame:
     """One row per logged prediction, oldest first; ``since`` = ISO date, e.g. ``2025-01-31``.
 
-    Feature inputs become columns; ``time`` is a UTC timestamp. An empty or missing log gives an
-    empty frame with the same columns.
+    Feature inputs become columns; ``time`` is a UTC timestamp; ``listing_id`` is the caller's
+    id of the listing (missing for requests without one, and in logs written before it existed).
+    An empty or missing log gives an empty frame with the same columns.
     """
     files = storage.list_files(uri, suffix=".jsonl")
     if since is not None:
@@ -36,6 +46,7 @@ def read_prediction_log(uri: str, since: str | None = None) -> pd.DataFrame:
     for column in (*FEATURE_COLUMNS[1:], "prediction"):
         frame[column] = pd.to_numeric(frame[column]).astype(float)
     frame["model_version"] = frame["model_version"].astype("string")
+    frame[LISTING_ID] = frame[LISTING_ID].astype("string")
     return frame.sort_values(["time", "request_id", "item"], kind="stable").reset_index(drop=True)
 
 

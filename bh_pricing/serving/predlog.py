@@ -28,6 +28,7 @@ from datetime import UTC, datetime
 from bh_pricing.io import storage
 
 logger = logging.getLogger(__name__)
+LISTING_ID = "listing_id"
 
 
 @dataclass
@@ -76,7 +77,11 @@ class PredictionLog:
         inputs: Sequence[Mapping[str, object]],
         predictions: Sequence[float],
     ) -> None:
-        """Buffer one record per prediction (written later, by ``flush_if_due`` or ``flush``)."""
+        """Buffer one record per prediction (written later, by ``flush_if_due`` or ``flush``).
+
+        An input's ``listing_id`` (the caller's id, not a feature) is recorded beside the
+        inputs, None when absent.
+        """
         if not self.enabled:
             return
         now = datetime.now(UTC).isoformat(timespec="milliseconds")
@@ -86,7 +91,8 @@ class PredictionLog:
                 "item": index,
                 "time": now,
                 "model_version": model_version,
-                "inputs": dict(features),
+                LISTING_ID: features.get(LISTING_ID),
+                "inputs": {k: v for k, v in features.items() if k != LISTING_ID},
                 "prediction": float(price),
             }
             for index, (features, price) in enumerate(zip(inputs, predictions, strict=True))

@@ -30,6 +30,7 @@ def _bounds(name: str) -> str:
 
 
 MAX_BATCH = 1000
+MAX_LISTING_ID_LENGTH = 100
 # Kaggle columns that are not model features: accepted in a listing and ignored.
 IGNORED_FIELDS = frozenset({"address", "city", "price"})
 
@@ -97,6 +98,14 @@ class Listing(BaseModel):
     )
     latitude: Latitude = Field(None, description="degrees; outside the metro area = unknown")
     longitude: Longitude = Field(None, description="degrees; outside the metro area = unknown")
+    listing_id: str | None = Field(
+        None,
+        min_length=1,
+        max_length=MAX_LISTING_ID_LENGTH,
+        description="optional caller's id of the listing, not a feature: recorded in the "
+        "prediction log so the price it later sells for (a landed batch's listing_id column) "
+        "measures the realized error",
+    )
 
     @model_validator(mode="before")
     @classmethod

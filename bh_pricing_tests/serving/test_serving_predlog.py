@@ -202,3 +202,63 @@ def test_reader_on_empty_log(tmp_path: Path) -> None:
     frame = read_prediction_log(str(tmp_path / "nothing"))
     assert frame.empty
     assert list(frame.columns) == list(LOG_COLUMNS)
+
+
+@pytest.mark.parametrize("listing_id", ["MLB-123", " 42 ", "a" * 100, "Lourdés/7#b"])
+def test_listing_id_is_accepted_ignored_by_the_model_and_logged(
+    service: PricingService, savassi: dict, v1_event: Any, invoke: Any, listing_id: str
+) -> None:
+    # given the same listing with and without the caller's id
+    _, plain = invoke(v1_event("POST", "/predict", savassi))
+    # when it is priced with a listing_id
+    status, body = invoke(v1_event("POST", "/predict", savassi | {"listing_id": listing_id}))
+    # then the price does not change, and the id is logged beside the inputs (stripped)
+    assert status == 200, body
+    assert body["price"] == plain["price"], "listing_id is not a feature"
+    records = _log_lines(Path(service.settings.prediction_log_uri))
+    assert [r["listing_id"] for r in records] == [None, listing_id.strip()]
+    assert "listing_id" not in records[1]["inputs"], "inputs hold the features only"
+    frame = read_prediction_log(service.settings.prediction_log_uri)
+    assert frame["listing_id"].isna().tolist() == [True, False]
+    assert frame["listing_id"].iloc[1] == listing_id.strip()
+
+
+@pytest.mark.parametrize(
+    ("listing_id", "problem"),
+    [("a" * 101, "at most 100 characters"), ("", "at least 1 character"), (12, "valid string")],
+)
+def test_bad_listing_id_is_rejected_naming_the_field(
+    service: PricingService,
+    savassi: dict,
+    v1_event: Any,
+    invoke: Any,
+    listing_id: object,
+    problem: str,
+) -> None:
+    status, body = invoke(
+        v1_event("POST", "/predict", [savassi, savassi | {"listing_id": listing_id}])
+    )
+    assert status == 422, body
+    (detail,) = body["details"]
+    assert detail["field"] == "[1].listing_id", detail
+    assert problem in detail["problem"], detail
+    assert _log_lines(Path(service.settings.prediction_log_uri)) == []
+
+
+def test_reader_reads_logs_written_before_listing_id(tmp_path: Path) -> None:
+    # given a log line without listing_id (written by an earlier version of the endpoint)
+    record = {
+        "request_id": "r",
+        "item": 0,
+        "time": "2026-01-31T10:00:00.000+00:00",
+        "model_version": "3",
+        "inputs": {"neighborhood": "Savassi", "square_foot": 90.0, "rooms": 3.0},
+        "prediction": 900000.0,
+    }
+    folder = tmp_path / "date=2026-01-31"
+    folder.mkdir()
+    (folder / "old.jsonl").write_text(json.dumps(record) + "\n")
+    # then it is read with a missing listing_id
+    frame = read_prediction_log(str(tmp_path))
+    assert len(frame) == 1
+    assert frame["listing_id"].isna().all()

@@ -30,5 +30,5 @@ def load_champion(mlflow: MlflowTracking, test_listings: pd.DataFrame) -> Monito
     model = None if version is None else PriceOnly(pyfunc.load_model(CHAMPION_URI))
     reference, _ = split_holdout(test_listings)
     return MonitoredChampion(
-        model, None if version is None else version.version, reference, "test_listings (half)"
+        model, None if version is None else str(version.version), reference, "test_listings (half)"
     )

@@ -51,15 +51,22 @@ def report_metadata(
     }
 
 
-def check_result(report: DriftReport, asset: str) -> dg.AssetCheckResult:
-    """Pass on "no drift" (also immaterial); fail with ERROR on drift, WARN on insufficient data."""
+def check_result(
+    report: DriftReport, asset: str, check_name: str = NO_DRIFT_CHECK
+) -> dg.AssetCheckResult:
+    """Pass on "no drift" (also immaterial); fail with ERROR on drift, WARN on insufficient data
+    (the report's reason says why)."""
     severity = dg.AssetCheckSeverity.ERROR if report.drift_detected else dg.AssetCheckSeverity.WARN
+    metadata = {"verdict": report.verdict, "drifted_tests": ", ".join(report.drifted_tests)}
+    if report.reason:
+        metadata["reason"] = report.reason
     return dg.AssetCheckResult(
-        check_name=NO_DRIFT_CHECK,
+        check_name=check_name,
         asset_key=asset,
         passed=report.passed,
         severity=severity,
-        metadata={"verdict": report.verdict, "drifted_tests": ", ".join(report.drifted_tests)},
+        description=report.reason or None,
+        metadata=metadata,
     )
 
 
