@@ -49,9 +49,9 @@ from bh_pricing.core.evaluation import cross_validated_metrics, regression_metri
 from bh_pricing.core.models import CANDIDATES, fit_candidate, split_features_target
 from bh_pricing.core.sample import generate_raw_listings
 from bh_pricing.core.spatial import SPATIAL_COLUMNS, SpatialPriceLevel, planar_metres
-from bh_pricing.serving import handler as handler_module
-from bh_pricing.serving.api import App, ServingSettings
+from bh_pricing.serving import handler, lambda_handler
 from bh_pricing.serving.bundle import export_bundle
+from bh_pricing.serving.service import PricingService, ServingSettings
 
 TARGET_SECONDS_1M = 15 * 60
 TARGET_PEAK_GB = 8.0
@@ -172,13 +172,13 @@ def handler_p50(tmp: Path, X_test: pd.DataFrame, requests: int = 500) -> float:
     row = X_test.head(1).astype(object).where(X_test.head(1).notna(), None).to_dict("records")[0]
     event = {"httpMethod": "POST", "path": "/predict", "body": json.dumps(row)}
     settings = ServingSettings(str(tmp / "bundles"), str(tmp / "log"), retry_seconds=0)
-    handler_module.reset_app(App(settings))
+    lambda_handler.reset_service(PricingService(settings))
     for _ in range(50):
-        handler_module.handler(event, None)
+        handler(event, None)
     times = []
     for _ in range(requests):
         started = time.perf_counter()
-        handler_module.handler(event, None)
+        handler(event, None)
         times.append((time.perf_counter() - started) * 1000)
     return float(np.percentile(times, 50))
 

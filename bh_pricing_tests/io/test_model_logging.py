@@ -63,8 +63,11 @@ def champion(listings: pd.DataFrame, tmp_path_factory: pytest.TempPathFactory) -
     with threadpool_limits(1):
         estimator = CANDIDATES["gradient_boosting"].build(max_iter=30).fit(X, y)
         interval = calibrate_interval(cross_validate(estimator, X, y, folds=3, seed=0), folds=3)
-    previous = mlflow.get_tracking_uri()
-    mlflow.set_tracking_uri(f"sqlite:///{store / 'mlflow.db'}")
+    # other tests in the session may have pointed the registry elsewhere: set both, restore both
+    previous = mlflow.get_tracking_uri(), mlflow.get_registry_uri()
+    uri = f"sqlite:///{store / 'mlflow.db'}"
+    mlflow.set_tracking_uri(uri)
+    mlflow.set_registry_uri(uri)
     try:
         experiment = mlflow.create_experiment("t", artifact_location=(store / "art").as_uri())
         with mlflow.start_run(experiment_id=experiment):
@@ -74,7 +77,8 @@ def champion(listings: pd.DataFrame, tmp_path_factory: pytest.TempPathFactory) -
         client.set_registered_model_alias(REGISTERED_MODEL_NAME, CHAMPION_ALIAS, version.version)
         yield home, estimator, interval
     finally:
-        mlflow.set_tracking_uri(previous)
+        mlflow.set_tracking_uri(previous[0])
+        mlflow.set_registry_uri(previous[1])
 
 
 @pytest.fixture(scope="module")

@@ -20,7 +20,7 @@ from bh_pricing.core.sample import generate_raw_listings
 from bh_pricing.core.shift import shift_prices, to_raw_format
 from bh_pricing.io import storage
 from bh_pricing.io.landing import batch_key, content_sha256
-from bh_pricing.serving import handler as handler_module
+from bh_pricing.serving import handler, lambda_handler
 from bh_pricing_tests.topology.dagster_services import DagsterStack
 from bh_pricing_tests.topology.graphql import Run
 from bh_pricing_tests.topology.stack import AWS_TEST_ENV, BUCKET, Topology
@@ -143,11 +143,11 @@ def serving_environment(topology: Topology) -> Iterator[None]:
     saved = {name: os.environ.get(name) for name in env}
     os.environ.update(env)
     storage.reset_s3_client()
-    handler_module.reset_app(None)
+    lambda_handler.reset_service(None)
     try:
         yield
     finally:
-        handler_module.reset_app(None)
+        lambda_handler.reset_service(None)
         for name, value in saved.items():
             if value is None:
                 os.environ.pop(name, None)
@@ -162,11 +162,11 @@ def local_serving_environment(bundles: str, prediction_log: str) -> Iterator[Non
     env = {"BH_PRICING_MODEL_URI": bundles, "BH_PRICING_PREDICTION_LOG_URI": prediction_log}
     saved = {name: os.environ.get(name) for name in env}
     os.environ.update(env)
-    handler_module.reset_app(None)
+    lambda_handler.reset_service(None)
     try:
         yield
     finally:
-        handler_module.reset_app(None)
+        lambda_handler.reset_service(None)
         for name, value in saved.items():
             if value is None:
                 os.environ.pop(name, None)
@@ -183,5 +183,5 @@ def invoke(method: str, path: str, body: Any = None) -> tuple[int, dict[str, Any
         "body": None if body is None else json.dumps(body),
         "isBase64Encoded": False,
     }
-    response = handler_module.handler(event, None)
+    response = handler(event, None)
     return response["statusCode"], json.loads(response["body"])
