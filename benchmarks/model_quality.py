@@ -3,7 +3,7 @@
 The clean listings are split exactly like ``train_listings`` / ``test_listings`` (20 % held out,
 seed 42). Each candidate is fitted on the training rows with ``fit_candidate`` (its search, if it
 has one, sees only those rows) and scored on the held-out rows; the CV columns are the 5-fold
-``cross_validated_metrics`` on the training rows, as the candidate assets log them. The 80 %
+``cross_validate`` on the training rows, as the candidate assets log them. The 80 %
 interval is calibrated like the candidate assets do it (split-conformal on the out-of-fold log
 residuals of the training rows, ``calibrate_interval``); its coverage and mean width (BRL) are
 measured on the held-out rows. The champion is the candidate with the lowest held-out RMSE, as

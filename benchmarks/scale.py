@@ -6,7 +6,7 @@ after another through the plain functions the assets call (no Dagster run, no ML
     generate     ``core.sample.generate_raw_listings(N)``
     clean        ``core.cleaning.clean_listings``
     split        ``train_test_split`` (20 % held out, seed 42), as ``train_test``
-    <candidate>  ``fit_candidate`` + ``cross_validated_metrics`` on one thread, as ``log_candidate``
+    <candidate>  ``fit_candidate`` + ``cross_validate`` on one thread, as ``log_candidate``
     champion     every candidate scored on the held-out rows, lowest RMSE, as ``champion_model``
     bundle       ``export_bundle`` with the parity check on the held-out rows, as ``serving_bundle``
     handler      warm 1-row p50 through the Lambda handler on that bundle
@@ -45,7 +45,7 @@ from sklearn.model_selection import train_test_split
 from threadpoolctl import threadpool_limits
 
 from bh_pricing.core.cleaning import clean_listings
-from bh_pricing.core.evaluation import cross_validated_metrics, regression_metrics
+from bh_pricing.core.evaluation import cross_validate, regression_metrics
 from bh_pricing.core.models import CANDIDATES, fit_candidate, split_features_target
 from bh_pricing.core.sample import generate_raw_listings
 from bh_pricing.core.spatial import SPATIAL_COLUMNS, SpatialPriceLevel, planar_metres
@@ -127,7 +127,7 @@ def one_size(n: int, bundle_only: bool) -> dict[str, Any]:
         def candidate(spec: Any = spec) -> Any:
             with threadpool_limits(limits=1):
                 model = fit_candidate(spec, train, seed=SEED).estimator
-                cross_validated_metrics(model, X, y, 5, SEED)
+                cross_validate(model, X, y, 5, SEED)
             return model
 
         fitted[name] = stages.run(name, candidate)

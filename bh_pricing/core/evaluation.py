@@ -111,19 +111,6 @@ def cross_validate(
     return CrossValidation(metrics, y.to_numpy(dtype=np.float64), predictions)
 
 
-def cross_validated_metrics(
-    estimator: RegressorMixin,
-    X: pd.DataFrame,
-    y: pd.Series,
-    folds: int = 5,
-    seed: int = 42,
-    sample_weight: np.ndarray | None = None,
-    max_rows: int = CV_MAX_ROWS,
-) -> dict[str, float]:
-    """The metrics of ``cross_validate`` (same arguments)."""
-    return cross_validate(estimator, X, y, folds, seed, sample_weight, max_rows).metrics
-
-
 def residuals_by_neighborhood(
     frame: pd.DataFrame, y_pred: np.ndarray, top: int = 15
 ) -> pd.DataFrame:

@@ -24,7 +24,7 @@ from sklearn.preprocessing import OneHotEncoder, StandardScaler, TargetEncoder
 
 from bh_pricing.constants import FEATURE_COLUMNS
 from bh_pricing.core.comparables import ComparablesAdjusted
-from bh_pricing.core.evaluation import cross_validated_metrics, fit_weighted
+from bh_pricing.core.evaluation import cross_validate, fit_weighted
 from bh_pricing.core.spatial import SPATIAL_COLUMNS, SpatialPriceLevel
 
 SEARCH_MAX_ROWS = 20_000
@@ -185,9 +185,9 @@ def fit_candidate(
     trials = []
     for params in ParameterGrid(spec.search_grid):
         estimator = spec.build(**{**spec.params, **params})
-        scores = cross_validated_metrics(
+        scores = cross_validate(
             estimator, X, y, folds, seed, sample_weight, max_rows=search_max_rows
-        )
+        ).metrics
         trials.append(
             {**params, "cv_rmse": scores["cv_rmse"], "cv_rmse_std": scores["cv_rmse_std"]}
         )
