@@ -179,7 +179,17 @@ def invoke(method: str, path: str, body: Any = None) -> tuple[int, dict[str, Any
     event = {
         "version": "2.0",
         "rawPath": path,
-        "requestContext": {"http": {"method": method, "path": path}, "stage": "$default"},
+        "rawQueryString": "",
+        "headers": {"content-type": "application/json"},
+        "requestContext": {
+            "http": {
+                "method": method,
+                "path": path,
+                "sourceIp": "127.0.0.1",
+                "protocol": "HTTP/1.1",
+            },
+            "stage": "$default",
+        },
         "body": None if body is None else json.dumps(body),
         "isBase64Encoded": False,
     }
