@@ -109,15 +109,9 @@ def detect_drift(
     of 0.0014 (the Monte Carlo error of one seed). ``thresholds`` (default ``DriftThresholds()``)
     are the smallest effects that count as drift.
     """
-    _check_frame(reference, "reference")
-    _check_frame(current, "current")
-    _check_settings(alpha, min_rows, resamples)
-    if len(reference) < min_rows:
-        raise ValueError(f"reference has {len(reference)} rows; at least {min_rows} are needed")
-    if len(current) < min_rows:
-        reason = f"current batch has {len(current)} rows; at least {min_rows} are needed"
-        return DriftReport((), alpha, len(reference), len(current), INSUFFICIENT, reason)
-
+    too_small = _screen(reference, current, REQUIRED_COLUMNS, alpha, min_rows, resamples)
+    if too_small is not None:
+        return too_small
     minimum = thresholds or DriftThresholds()
     tests = _feature_tests(
         reference, current, alpha, min_rows, min_expected, resamples, seed, minimum
@@ -149,19 +143,36 @@ def detect_input_drift(
     ``alpha`` is shared by the seven feature tests). ``current`` needs the feature columns only;
     fewer than ``min_rows`` rows give "insufficient data", a smaller reference is an error.
     """
-    _check_frame(reference, "reference", FEATURE_COLUMNS)
-    _check_frame(current, "current", FEATURE_COLUMNS)
-    _check_settings(alpha, min_rows, resamples)
-    if len(reference) < min_rows:
-        raise ValueError(f"reference has {len(reference)} rows; at least {min_rows} are needed")
-    if len(current) < min_rows:
-        reason = f"current batch has {len(current)} rows; at least {min_rows} are needed"
-        return DriftReport((), alpha, len(reference), len(current), INSUFFICIENT, reason)
+    too_small = _screen(reference, current, FEATURE_COLUMNS, alpha, min_rows, resamples)
+    if too_small is not None:
+        return too_small
     minimum = thresholds or DriftThresholds()
     tests = _feature_tests(
         reference, current, alpha, min_rows, min_expected, resamples, seed, minimum
     )
     return _correct(tests, alpha, dict(DEFAULT_WEIGHTS), len(reference), len(current))
+
+
+def _screen(
+    reference: pd.DataFrame,
+    current: pd.DataFrame,
+    required: tuple[str, ...],
+    alpha: float,
+    min_rows: int,
+    resamples: int,
+) -> DriftReport | None:
+    """Check both frames and the settings (``ValueError`` naming what is wrong, also a reference
+    under ``min_rows``); the "insufficient data" report when ``current`` is under ``min_rows``,
+    else ``None``."""
+    _check_frame(reference, "reference", required)
+    _check_frame(current, "current", required)
+    _check_settings(alpha, min_rows, resamples)
+    if len(reference) < min_rows:
+        raise ValueError(f"reference has {len(reference)} rows; at least {min_rows} are needed")
+    if len(current) >= min_rows:
+        return None
+    reason = f"current batch has {len(current)} rows; at least {min_rows} are needed"
+    return DriftReport((), alpha, len(reference), len(current), INSUFFICIENT, reason)
 
 
 def _check_settings(alpha: float, min_rows: int, resamples: int) -> None:

@@ -7,8 +7,9 @@ import io
 import json
 import os
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from typing import Any
+from unittest import mock
 
 from mlflow.entities.model_registry import ModelVersion
 from mlflow.tracking import MlflowClient
@@ -132,46 +133,35 @@ def retraining_filter(batch: str) -> dict[str, Any]:
 
 
 @contextmanager
-def serving_environment(topology: Topology) -> Iterator[None]:
-    """The Lambda's environment: S3 through the gate, the bundle root as the model URI."""
-    env = {
-        **AWS_TEST_ENV,
-        "AWS_ENDPOINT_URL": topology.gate.url,
-        "BH_PRICING_MODEL_URI": topology.uri(BUNDLES_PREFIX.rstrip("/")),
-        "BH_PRICING_PREDICTION_LOG_URI": topology.uri("prediction-log"),
-    }
-    saved = {name: os.environ.get(name) for name in env}
-    os.environ.update(env)
-    storage.reset_s3_client()
-    lambda_handler.reset_service(None)
-    try:
-        yield
-    finally:
-        lambda_handler.reset_service(None)
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
+def handler_environment(env: dict[str, str]) -> Iterator[None]:
+    """``env`` set for the handler, with a fresh service and S3 client; all restored after."""
+    with mock.patch.dict(os.environ, env):
         storage.reset_s3_client()
-
-
-@contextmanager
-def local_serving_environment(bundles: str, prediction_log: str) -> Iterator[None]:
-    """The handler's environment on local folders: ``bundles`` as the model URI."""
-    env = {"BH_PRICING_MODEL_URI": bundles, "BH_PRICING_PREDICTION_LOG_URI": prediction_log}
-    saved = {name: os.environ.get(name) for name in env}
-    os.environ.update(env)
-    lambda_handler.reset_service(None)
-    try:
-        yield
-    finally:
         lambda_handler.reset_service(None)
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
+        try:
+            yield
+        finally:
+            lambda_handler.reset_service(None)
+            storage.reset_s3_client()
+
+
+def serving_environment(topology: Topology) -> AbstractContextManager[None]:
+    """The Lambda's environment: S3 through the gate, the bundle root as the model URI."""
+    return handler_environment(
+        {
+            **AWS_TEST_ENV,
+            "AWS_ENDPOINT_URL": topology.gate.url,
+            "BH_PRICING_MODEL_URI": topology.uri(BUNDLES_PREFIX.rstrip("/")),
+            "BH_PRICING_PREDICTION_LOG_URI": topology.uri("prediction-log"),
+        }
+    )
+
+
+def local_serving_environment(bundles: str, prediction_log: str) -> AbstractContextManager[None]:
+    """The handler's environment on local folders: ``bundles`` as the model URI."""
+    return handler_environment(
+        {"BH_PRICING_MODEL_URI": bundles, "BH_PRICING_PREDICTION_LOG_URI": prediction_log}
+    )
 
 
 def invoke(method: str, path: str, body: Any = None) -> tuple[int, dict[str, Any]]:
