@@ -3,7 +3,8 @@
 import dagster as dg
 import pytest
 
-from bh_pricing.resources import build_resources, deployment
+from bh_pricing.resources import DEPLOYMENTS, ServingEndpoint, build_resources, deployment
+from bh_pricing.serving.smoke_endpoints import HttpEndpoint, LambdaEndpoint, LocalHandler
 
 PUBLIC_ASSETS = {
     "raw_listings",
@@ -109,3 +110,74 @@ def test_listing_frames_show_their_pandera_columns_in_the_ui(bh_home, asset, col
     # then it lists the Pandera contract's columns
     assert schema is not None, f"{asset} has no dagster/column_schema"
     assert column in {c.name for c in schema.columns}, schema
+
+
+SMOKE_TARGETS = ("BH_PRICING_SMOKE_URL", "BH_PRICING_SMOKE_LAMBDA", "BH_PRICING_SMOKE_API_KEY")
+
+
+@pytest.mark.parametrize("name", DEPLOYMENTS)
+@pytest.mark.parametrize(
+    ("env", "kind", "description"),
+    [
+        ({}, LocalHandler, "Lambda handler in-process on /bundles"),
+        (
+            {"BH_PRICING_SMOKE_URL": "https://api.example.com/prod"},
+            HttpEndpoint,
+            "POST https://api.example.com/prod/predict",
+        ),
+        (
+            {"BH_PRICING_SMOKE_LAMBDA": "bh-pricing-serving:live"},
+            LambdaEndpoint,
+            "Lambda bh-pricing-serving:live (invoke)",
+        ),
+    ],
+    ids=["in-process", "url", "lambda"],
+)
+def test_smoke_target_follows_the_environment(bh_home, monkeypatch, name, env, kind, description):
+    for variable in SMOKE_TARGETS:
+        monkeypatch.delenv(variable, raising=False)
+    for variable, value in env.items():
+        monkeypatch.setenv(variable, value)
+    endpoint = build_resources(name)["serving_endpoint"].endpoint("/bundles")
+    assert isinstance(endpoint, kind)
+    assert endpoint.description == description
+
+
+@pytest.mark.parametrize(
+    "function", ["bh-pricing-serving", "arn:aws:lambda:sa-east-1:123456789012:function:f:live"]
+)
+def test_url_and_lambda_together_stop_the_location_from_loading(bh_home, monkeypatch, function):
+    # given both smoke targets in the environment
+    monkeypatch.setenv("BH_PRICING_SMOKE_URL", "https://api.example.com/prod")
+    monkeypatch.setenv("BH_PRICING_SMOKE_LAMBDA", function)
+    # when the code location loads, then it fails naming both variables
+    with pytest.raises(ValueError, match=r"BH_PRICING_SMOKE_URL .* or BH_PRICING_SMOKE_LAMBDA"):
+        load()
+
+
+@pytest.mark.parametrize("function", ["bh pricing", "name:alias:extra", "https://x/predict"])
+def test_a_malformed_function_name_stops_the_location_from_loading(bh_home, monkeypatch, function):
+    monkeypatch.delenv("BH_PRICING_SMOKE_URL", raising=False)
+    monkeypatch.setenv("BH_PRICING_SMOKE_LAMBDA", function)
+    with pytest.raises(ValueError, match="is not a Lambda function name or ARN"):
+        load()
+
+
+def test_both_targets_in_run_config_fail_when_the_run_starts():
+    # given the resource configured at launch (run config, not the environment)
+    @dg.asset
+    def target(serving_endpoint: ServingEndpoint) -> str:
+        return serving_endpoint.endpoint("/bundles").description
+
+    resources = {"serving_endpoint": ServingEndpoint.configure_at_launch()}
+    config = {"url": "https://api.example.com/prod", "lambda_function": "bh-pricing-serving"}
+    # when a run starts with both targets, then the resource refuses to initialise
+    result = dg.materialize(
+        [target],
+        resources=resources,
+        run_config={"resources": {"serving_endpoint": {"config": config}}},
+        raise_on_error=False,
+    )
+    assert not result.success
+    (failure,) = [e for e in result.all_events if e.event_type_value == "RESOURCE_INIT_FAILURE"]
+    assert "not both" in str(failure.event_specific_data.error)

@@ -46,7 +46,13 @@ SOURCES = (
     "bh_pricing/core/__init__.py",
     "bh_pricing/core/intervals.py",
 )
-SERVING_EXCLUDE = ("bundle.py", "onnx_convert.py", "log_reader.py")
+SERVING_EXCLUDE = (
+    "bundle.py",
+    "onnx_convert.py",
+    "log_reader.py",
+    "smoke.py",  # the post-publication smoke check runs in Dagster, not in the function
+    "smoke_endpoints.py",
+)
 # Installed files the handler never imports: caches, tests, onnxruntime's model tooling, f2py.
 PRUNE = (
     "__pycache__",

@@ -63,12 +63,15 @@ def _shared() -> dict[str, Any]:
 
 
 def _serving_endpoint() -> ServingEndpoint:
-    """BH_PRICING_SMOKE_URL (and its key BH_PRICING_SMOKE_API_KEY, read at run time) when the
-    deployed API is to be called; unset: the handler in-process on the published bundles."""
+    """The endpoint the smoke check calls: the deployed API at BH_PRICING_SMOKE_URL (with its key
+    BH_PRICING_SMOKE_API_KEY, read at run time), the deployed function BH_PRICING_SMOKE_LAMBDA
+    (name or ARN, optionally :<alias>; invoked with the standard AWS credentials and region), or,
+    with neither, the handler in-process on the published bundles. Both set: ValueError here."""
     key = "BH_PRICING_SMOKE_API_KEY"
     return ServingEndpoint(
         url=os.environ.get("BH_PRICING_SMOKE_URL") or None,
         api_key=dg.EnvVar(key) if os.environ.get(key) else None,
+        lambda_function=os.environ.get("BH_PRICING_SMOKE_LAMBDA") or None,
     )
 
 

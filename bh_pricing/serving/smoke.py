@@ -1,22 +1,19 @@
 """Post-publication smoke test: the endpoint answers like the bundle just published, or rollback.
 
 After ``serving_bundle`` switches ``current.json``, a few test listings are priced twice: by the
-endpoint (the real Lambda ``handler`` in-process on the bundle root, or a deployed API over HTTP)
-and by the published bundle itself (``ServedModel``). The endpoint must answer 200 with the
-published ``model_version`` and every price within ``PARITY_TOLERANCE`` (relative). When it does
-not, ``restore_pointer`` puts back the ``current.json`` that was there before the publication (or
-removes it when there was none), unless a later publication has replaced it meanwhile.
+endpoint (one of ``bh_pricing.serving.smoke_endpoints``: the real Lambda ``handler`` in-process on
+the bundle root, a deployed API over HTTP or the deployed function invoked directly) and by the
+published bundle itself (``ServedModel``). The endpoint must answer 200 with the published
+``model_version`` and every price within ``PARITY_TOLERANCE`` (relative). When it does not,
+``restore_pointer`` puts back the ``current.json`` that was there before the publication (or removes
+it when there was none), unless a later publication has replaced it meanwhile.
 """
 
 from __future__ import annotations
 
-import json
 import math
-import urllib.error
-import urllib.request
-import uuid
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -26,115 +23,9 @@ from bh_pricing.io import storage
 from bh_pricing.serving.bundle import PARITY_TOLERANCE
 from bh_pricing.serving.manifest import CURRENT_FILE, CurrentPointer
 from bh_pricing.serving.runtime import BundleError, load_bundle, read_current
+from bh_pricing.serving.smoke_endpoints import Endpoint, EndpointAnswer
 
 SMOKE_ROWS = 5
-
-
-@dataclass(frozen=True)
-class EndpointAnswer:
-    """What the endpoint said: HTTP status and JSON body (``error`` when there was no answer)."""
-
-    status: int
-    body: dict[str, Any]
-    error: str | None = None
-
-
-class Endpoint(Protocol):
-    """Something that prices a batch of listings like ``POST /predict``."""
-
-    description: str
-
-    def predict(self, listings: list[dict[str, Any]]) -> EndpointAnswer:
-        """Send ``listings`` as one batch; the answer, whatever its status."""
-        ...
-
-
-class LocalHandler:
-    """The real Lambda ``handler`` in-process, serving ``bundle_root``, writing no prediction log.
-
-    The handler gets its own service for the call (``lambda_handler.serving``): the environment
-    and any service the process already holds are left as they were.
-    """
-
-    def __init__(self, bundle_root: str) -> None:
-        self.bundle_root = bundle_root
-        self.description = f"Lambda handler in-process on {bundle_root}"
-
-    def predict(self, listings: list[dict[str, Any]]) -> EndpointAnswer:
-        """Invoke the handler with an API Gateway HTTP API (v2) ``POST /predict`` event."""
-        from bh_pricing.serving import lambda_handler
-        from bh_pricing.serving.service import PricingService, ServingSettings
-
-        settings = ServingSettings(
-            model_uri=self.bundle_root, prediction_log_uri=None, retry_seconds=0
-        )
-        with lambda_handler.serving(PricingService(settings)):
-            response = lambda_handler.handler(predict_event(listings), None)
-        return _answer(int(response["statusCode"]), response.get("body") or "")
-
-
-class HttpEndpoint:
-    """A deployed API (API Gateway stage, Function URL, container) called over HTTPS.
-
-    ``base_url`` is the API root (``https://id.execute-api.region.amazonaws.com/prod``);
-    ``api_key`` goes in ``x-api-key`` (API Gateway usage plans).
-    """
-
-    def __init__(self, base_url: str, api_key: str | None = None, timeout: float = 30.0) -> None:
-        self.url = base_url.rstrip("/") + "/predict"
-        self.api_key = api_key
-        self.timeout = timeout
-        self.description = f"POST {self.url}"
-
-    def predict(self, listings: list[dict[str, Any]]) -> EndpointAnswer:
-        """POST the batch; a network failure is an answer with status 0 and the error."""
-        headers = {"content-type": "application/json", "user-agent": "bh-pricing-smoke"}
-        if self.api_key:
-            headers["x-api-key"] = self.api_key
-        request = urllib.request.Request(
-            self.url, data=json.dumps(listings).encode(), headers=headers, method="POST"
-        )
-        try:
-            with urllib.request.urlopen(request, timeout=self.timeout) as response:
-                return _answer(response.status, response.read().decode())
-        except urllib.error.HTTPError as exc:
-            return _answer(exc.code, exc.read().decode(errors="replace"))
-        except (urllib.error.URLError, TimeoutError, OSError) as exc:
-            return EndpointAnswer(0, {}, f"no answer from {self.url}: {exc}")
-
-
-def predict_event(listings: list[dict[str, Any]]) -> dict[str, Any]:
-    """An API Gateway HTTP API (payload v2) event for ``POST /predict`` with ``listings``."""
-    request_id = f"smoke-{uuid.uuid4().hex[:12]}"
-    return {
-        "version": "2.0",
-        "routeKey": "POST /predict",
-        "rawPath": "/predict",
-        "rawQueryString": "",
-        "headers": {"content-type": "application/json", "user-agent": "bh-pricing-smoke"},
-        "requestContext": {
-            "http": {
-                "method": "POST",
-                "path": "/predict",
-                "protocol": "HTTP/1.1",
-                "sourceIp": "127.0.0.1",
-                "userAgent": "bh-pricing-smoke",
-            },
-            "requestId": request_id,
-            "routeKey": "POST /predict",
-            "stage": "$default",
-        },
-        "body": json.dumps(listings),
-        "isBase64Encoded": False,
-    }
-
-
-def _answer(status: int, text: str) -> EndpointAnswer:
-    try:
-        body = json.loads(text) if text else {}
-    except json.JSONDecodeError:
-        return EndpointAnswer(status, {}, f"body is not JSON: {text[:200]!r}")
-    return EndpointAnswer(status, body if isinstance(body, dict) else {"body": body})
 
 
 def smoke_listings(frame: pd.DataFrame, rows: int = SMOKE_ROWS) -> list[dict[str, Any]]:
@@ -179,7 +70,8 @@ def compare_answer(
     expected_version: str,
     tolerance: float = PARITY_TOLERANCE,
 ) -> SmokeReport:
-    """Whether ``answer`` is a 200 batch from ``expected_version`` with the expected prices."""
+    """Whether ``answer`` is a 200 batch (no ``error``) from ``expected_version`` with the expected
+    prices."""
     body = answer.body
     served = body.get("model_version")
     served = None if served is None else str(served)
@@ -190,7 +82,7 @@ def compare_answer(
             passed, reason, rows, answer.status, served, expected_version, error, tolerance
         )
 
-    if answer.status != 200:
+    if answer.status != 200 or answer.error:
         problem = answer.error or body.get("error") or body
         return report(False, f"endpoint answered {answer.status}: {problem}")
     if served != expected_version:

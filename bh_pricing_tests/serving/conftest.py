@@ -1,4 +1,5 @@
-"""Fixtures for the serving tests: small fitted candidates, exported bundles, Lambda events."""
+"""Fixtures for the serving tests: small fitted candidates, exported bundles, Lambda events,
+published roots and smoke listings."""
 
 from __future__ import annotations
 
@@ -18,7 +19,10 @@ from bh_pricing.core.models import CANDIDATES, split_features_target
 from bh_pricing.core.sample import generate_raw_listings
 from bh_pricing.serving import lambda_handler
 from bh_pricing.serving.bundle import ExportedBundle, export_bundle
+from bh_pricing.serving.manifest import CurrentPointer
+from bh_pricing.serving.runtime import read_current
 from bh_pricing.serving.service import PricingService, ServingSettings
+from bh_pricing.serving.smoke import smoke_listings
 
 # A calibrated 80 % interval: x / 1.25 .. x * 1.25 around each price.
 INTERVAL = ConformalInterval(0.8, 0.2231435513142097, 560, "5-fold out-of-fold log residuals")
@@ -236,6 +240,27 @@ def kaggle_row() -> dict[str, Any]:
 def export() -> Any:
     """``export(estimator, root, listings, **overrides)`` -> ExportedBundle."""
     return _export
+
+
+@pytest.fixture
+def published(
+    tmp_path: Path, fitted: dict[str, Any], listings: pd.DataFrame, export: Any
+) -> tuple[str, CurrentPointer, CurrentPointer]:
+    """A root where ridge v6 was published, then gradient boosting v7 (previous, published)."""
+    root = str(tmp_path / "bundles")
+    export(fitted["ridge"], root, listings, model_version="6")
+    previous = read_current(root)
+    export(fitted["gradient_boosting"], root, listings, model_version="7")
+    current = read_current(root)
+    assert previous is not None
+    assert current is not None
+    return root, previous, current
+
+
+@pytest.fixture
+def rows(listings: pd.DataFrame) -> list[dict[str, Any]]:
+    """The listings the smoke test sends (``smoke_listings`` of the sample)."""
+    return smoke_listings(listings)
 
 
 @pytest.fixture

@@ -83,6 +83,30 @@ def test_role_is_least_privilege(template: dict[str, Any]) -> None:
     ]
 
 
+def test_smoke_check_may_invoke_the_function_and_nothing_else(template: dict[str, Any]) -> None:
+    # BH_PRICING_SMOKE_LAMBDA: the Dagster run role attaches this policy to invoke the function
+    policy = template["Resources"]["SmokeInvokePolicy"]
+    assert policy["Type"] == "AWS::IAM::ManagedPolicy"
+    (statement,) = policy["Properties"]["PolicyDocument"]["Statement"]
+    assert statement["Effect"] == "Allow"
+    assert statement["Action"] == "lambda:InvokeFunction"
+    function_arn = {
+        "Fn::If": [
+            "UseImage",
+            {"Fn::GetAtt": ["PricingImageFunction", "Arn"]},
+            {"Fn::GetAtt": ["PricingZipFunction", "Arn"]},
+        ]
+    }
+    unqualified, qualified = statement["Resource"]
+    assert unqualified == function_arn, "the function itself ($LATEST)"
+    assert qualified == {"Fn::Sub": ["${FunctionArn}:*", {"FunctionArn": function_arn}]}, (
+        "its versions and aliases (name:live)"
+    )
+    outputs = template["Outputs"]
+    assert outputs["SmokeInvokePolicyArn"]["Value"] == {"Ref": "SmokeInvokePolicy"}
+    assert "BH_PRICING_SMOKE_LAMBDA" in outputs["FunctionName"]["Description"]
+
+
 def test_environment_and_outputs(template: dict[str, Any]) -> None:
     env = template["Globals"]["Function"]["Environment"]["Variables"]
     assert env["BH_PRICING_MODEL_URI"] == {"Fn::Sub": "s3://${ModelBucket}/${ModelPrefix}"}
@@ -150,7 +174,8 @@ def test_zip_builder_copies_only_the_runtime_modules(tmp_path: Path, builder: An
     serving = {p.name for p in (tmp_path / "bh_pricing" / "serving").iterdir()}
     runtime = {"lambda_handler.py", "api.py", "service.py", "runtime.py", "schemas.py"}
     assert runtime | {"responses.py", "openapi.json"} <= serving
-    assert not serving & {"bundle.py", "onnx_convert.py", "log_reader.py"}
+    export_side = {"bundle.py", "onnx_convert.py", "log_reader.py"}
+    assert not serving & (export_side | {"smoke.py", "smoke_endpoints.py"})
     assert (tmp_path / "bh_pricing" / "io" / "storage.py").is_file(), "the runtime's storage"
     assert (tmp_path / "bh_pricing" / "core" / "intervals.py").is_file(), "interval bounds"
     assert not (tmp_path / "bh_pricing" / "core" / "models.py").exists()

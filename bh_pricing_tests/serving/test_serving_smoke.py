@@ -22,14 +22,8 @@ from bh_pricing.serving.api import create_app
 from bh_pricing.serving.manifest import CURRENT_FILE, MODEL_FILE, CurrentPointer
 from bh_pricing.serving.runtime import load_bundle, read_current
 from bh_pricing.serving.service import PricingService, ServingSettings
-from bh_pricing.serving.smoke import (
-    EndpointAnswer,
-    HttpEndpoint,
-    LocalHandler,
-    compare_answer,
-    smoke_listings,
-    smoke_test,
-)
+from bh_pricing.serving.smoke import compare_answer, smoke_listings, smoke_test
+from bh_pricing.serving.smoke_endpoints import EndpointAnswer, HttpEndpoint, LocalHandler
 
 
 class Canned:
@@ -42,26 +36,6 @@ class Canned:
 
     def predict(self, listings: list[dict[str, Any]]) -> EndpointAnswer:
         return self.answer
-
-
-@pytest.fixture
-def published(
-    tmp_path: Path, fitted: dict[str, Any], listings: pd.DataFrame, export: Any
-) -> tuple[str, CurrentPointer, CurrentPointer]:
-    """A root where ridge v6 was published, then gradient boosting v7 (previous, published)."""
-    root = str(tmp_path / "bundles")
-    export(fitted["ridge"], root, listings, model_version="6")
-    previous = read_current(root)
-    export(fitted["gradient_boosting"], root, listings, model_version="7")
-    current = read_current(root)
-    assert previous is not None
-    assert current is not None
-    return root, previous, current
-
-
-@pytest.fixture
-def rows(listings: pd.DataFrame) -> list[dict[str, Any]]:
-    return smoke_listings(listings)
 
 
 def _pointer(root: str) -> CurrentPointer | None:
@@ -136,6 +110,7 @@ def test_tampered_bundle_fails_and_restores_the_previous_pointer(
         (EndpointAnswer(503, {"error": "model bundle unavailable"}), "answered 503"),
         (EndpointAnswer(500, {}, "body is not JSON: 'oops'"), "answered 500"),
         (EndpointAnswer(0, {}, "no answer from http://x/predict"), "no answer"),
+        (EndpointAnswer(200, {}, "body is not JSON: '<html>'"), "answered 200: body is not JSON"),
         (EndpointAnswer(200, {"model_version": "7", "prices": [1.0]}), "expected 5 prices"),
     ],
 )

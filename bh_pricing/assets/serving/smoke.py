@@ -23,8 +23,9 @@ SERVING_BUNDLE = dg.AssetKey("serving_bundle")
     blocking=True,
     additional_ins={"test_listings": dg.AssetIn("test_listings")},
     description=(
-        f"{SMOKE_ROWS} test listings through the endpoint (Lambda handler in-process, or "
-        "BH_PRICING_SMOKE_URL) answer with the published version and the bundle's prices within "
+        f"{SMOKE_ROWS} test listings through the endpoint (Lambda handler in-process, "
+        "BH_PRICING_SMOKE_URL or BH_PRICING_SMOKE_LAMBDA) answer with the published version and "
+        "the bundle's prices within "
         f"{PARITY_TOLERANCE:.1%}; on failure current.json is restored to the previous bundle."
     ),
 )
