@@ -14,5 +14,6 @@ COPY bh_pricing/io/__init__.py bh_pricing/io/storage.py ${LAMBDA_TASK_ROOT}/bh_p
 COPY bh_pricing/core/__init__.py bh_pricing/core/intervals.py ${LAMBDA_TASK_ROOT}/bh_pricing/core/
 COPY bh_pricing/contract/ ${LAMBDA_TASK_ROOT}/bh_pricing/contract/
 COPY bh_pricing/serving/ ${LAMBDA_TASK_ROOT}/bh_pricing/serving/
-ENV BH_PRICING_MODEL_RETRY_SECONDS=5
+ENV BH_PRICING_MODEL_RETRY_SECONDS=5 \
+    BH_PRICING_MODEL_REFRESH_SECONDS=30
 CMD ["bh_pricing.serving.handler"]

@@ -21,7 +21,8 @@ ENV PATH=/opt/venv/bin:$PATH \
     PYTHONPATH=/opt/app \
     PYTHONUNBUFFERED=1 \
     PYTHONDONTWRITEBYTECODE=1 \
-    BH_PRICING_MODEL_RETRY_SECONDS=5
+    BH_PRICING_MODEL_RETRY_SECONDS=5 \
+    BH_PRICING_MODEL_REFRESH_SECONDS=30
 RUN groupadd --system --gid 10003 serving \
     && useradd --system --uid 10003 --gid serving --home-dir /opt/app --shell /usr/sbin/nologin serving
 COPY --from=build /opt/venv /opt/venv

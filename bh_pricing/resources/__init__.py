@@ -66,12 +66,16 @@ def _serving_endpoint() -> ServingEndpoint:
     """The endpoint the smoke check calls: the deployed API at BH_PRICING_SMOKE_URL (with its key
     BH_PRICING_SMOKE_API_KEY, read at run time), the deployed function BH_PRICING_SMOKE_LAMBDA
     (name or ARN, optionally :<alias>; invoked with the standard AWS credentials and region), or,
-    with neither, the handler in-process on the published bundles. Both set: ValueError here."""
+    with neither, the handler in-process on the published bundles. Both set: ValueError here.
+    BH_PRICING_SMOKE_WAIT_SECONDS (60): how long a deployed endpoint may still answer with the
+    previous version."""
     key = "BH_PRICING_SMOKE_API_KEY"
+    wait = os.environ.get("BH_PRICING_SMOKE_WAIT_SECONDS")
     return ServingEndpoint(
         url=os.environ.get("BH_PRICING_SMOKE_URL") or None,
         api_key=dg.EnvVar(key) if os.environ.get(key) else None,
         lambda_function=os.environ.get("BH_PRICING_SMOKE_LAMBDA") or None,
+        **({"wait_seconds": float(wait)} if wait else {}),
     )
 
 

@@ -31,6 +31,14 @@ class ServingEndpoint(dg.ConfigurableResource):
         ),
     )
     timeout_seconds: float = Field(default=30.0, description="HTTP / invoke read timeout per call")
+    wait_seconds: float = Field(
+        default=60.0,
+        ge=0,
+        description=(
+            "BH_PRICING_SMOKE_WAIT_SECONDS: how long a deployed endpoint may keep answering with "
+            "the previous version (it follows current.json every BH_PRICING_MODEL_REFRESH_SECONDS)"
+        ),
+    )
 
     @field_validator("lambda_function")
     @classmethod
@@ -45,6 +53,11 @@ class ServingEndpoint(dg.ConfigurableResource):
                 f"({self.url!r}) or BH_PRICING_SMOKE_LAMBDA ({self.lambda_function!r}), not both"
             )
         return self
+
+    def wait_for_version(self) -> float:
+        """Seconds to wait for the new version: ``wait_seconds`` for a deployed endpoint, none
+        for the in-process handler (it reads ``current.json`` on its first call)."""
+        return self.wait_seconds if (self.url or self.lambda_function) else 0.0
 
     def endpoint(self, bundle_root: str) -> Endpoint:
         """The endpoint to call for bundles published under ``bundle_root``."""

@@ -151,28 +151,42 @@ class ModelUnavailableError(RuntimeError):
 
 
 class ModelHolder:
-    """Loads the bundle once per process and keeps it; after a failure, retries on later calls.
+    """Loads the bundle once per process, keeps it, and follows ``current.json``.
 
-    Retries are spaced by ``retry_seconds`` so a broken bundle does not turn every request into a
-    slow download.
+    After a failed load, retries on later calls, spaced by ``retry_seconds`` so a broken bundle
+    does not turn every request into a slow download. Once a model is served, at most every
+    ``refresh_seconds`` one call re-reads the pointer (one small GET) and, when it names another
+    bundle, loads that one and swaps it in; until then, and when the new bundle cannot be
+    loaded (logged, and shown by ``status()`` as ``refresh_error``), the loaded model keeps
+    serving. A warm container (Lambda, uvicorn) thus serves a new champion within
+    ``refresh_seconds`` of its publication, without a restart.
     """
 
-    def __init__(self, uri: str | None, retry_seconds: float = 5.0) -> None:
+    def __init__(
+        self, uri: str | None, retry_seconds: float = 5.0, refresh_seconds: float = 30.0
+    ) -> None:
         self.uri = uri
         self.retry_seconds = retry_seconds
+        self.refresh_seconds = refresh_seconds
         self.model: ServedModel | None = None
         self.error: str | None = None
+        self.refresh_error: str | None = None
         self.load_seconds: float | None = None
         self._last_attempt = float("-inf")
+        self._last_refresh = float("-inf")
         self._lock = threading.Lock()
 
     def get(self) -> ServedModel:
         """The loaded model; ModelUnavailableError with the reason when there is none.
 
-        Thread-safe: concurrent first requests load the bundle once.
+        Thread-safe: concurrent first requests load the bundle once; while one call follows a
+        new pointer, the others keep getting the model loaded before.
         """
-        if self.model is not None:
-            return self.model
+        model = self.model
+        if model is not None:
+            if time.monotonic() - self._last_refresh >= self.refresh_seconds:
+                self._refresh(model)
+            return self.model or model
         with self._lock:
             if self.model is None and (time.monotonic() - self._last_attempt >= self.retry_seconds):
                 self._load()
@@ -199,6 +213,7 @@ class ModelHolder:
             self.error = f"model bundle unavailable: {exc}"
             logger.error(self.error)
             return
+        self._last_refresh = time.monotonic()
         self.load_seconds = time.perf_counter() - started
         self.error = None
         logger.info(
@@ -208,16 +223,50 @@ class ModelHolder:
             self.load_seconds,
         )
 
+    def _refresh(self, served: ServedModel) -> None:
+        """Swap in the bundle ``current.json`` now names, if it is another one (one caller at a
+        time; the others return at once)."""
+        if self.uri is None or not self._lock.acquire(blocking=False):
+            return
+        try:
+            self._last_refresh = time.monotonic()
+            try:
+                folder, _ = resolve_bundle(self.uri)
+                if folder == served.uri:
+                    self.refresh_error = None
+                    return
+                started = time.perf_counter()
+                model = load_bundle(self.uri)
+            except (BundleError, storage.StorageError) as exc:
+                self.refresh_error = f"still serving {served.uri}: {exc}"
+                logger.error("cannot follow %s: %s", self.uri, self.refresh_error)
+                return
+            self.model, self.refresh_error = model, None
+            self.load_seconds = time.perf_counter() - started
+            logger.info(
+                "followed %s to %s: version %s replaces %s (%.3fs)",
+                CURRENT_FILE,
+                model.uri,
+                model.manifest.model_version,
+                served.manifest.model_version,
+                self.load_seconds,
+            )
+        finally:
+            self._lock.release()
+
     def status(self) -> dict[str, object]:
         """What /health reports about the model."""
         if self.model is None:
             return {"loaded": False, "error": self.error}
-        return {
+        status: dict[str, object] = {
             "loaded": True,
             "model_version": self.model.manifest.model_version,
             "uri": self.model.uri,
             "load_seconds": self.load_seconds,
         }
+        if self.refresh_error:
+            status["refresh_error"] = self.refresh_error
+        return status
 
 
 def manifest_json(model: ServedModel) -> dict[str, object]:

@@ -26,7 +26,8 @@ from bh_pricing.serving.schemas import FieldProblem, Listing, RequestError
 
 @dataclass(frozen=True)
 class ServingSettings:
-    """Where the bundle and the prediction log live, how to retry, and the HTTP options.
+    """Where the bundle and the prediction log live, how to retry and to follow
+    ``current.json`` (``refresh_seconds``), and the HTTP options.
 
     ``base_path``: a custom-domain base path (``/pricing``) routes are also matched under;
     ``cors_origins``: origins allowed by CORS (empty: no CORS headers; ``*``: any).
@@ -35,6 +36,7 @@ class ServingSettings:
     model_uri: str | None
     prediction_log_uri: str | None
     retry_seconds: float = 5.0
+    refresh_seconds: float = 30.0
     log_max_records: int = 100
     log_max_seconds: float = 30.0
     base_path: str = ""
@@ -42,7 +44,8 @@ class ServingSettings:
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> ServingSettings:
-        """Read ``BH_PRICING_MODEL_URI``, ``BH_PRICING_PREDICTION_LOG_URI``, the log knobs,
+        """Read ``BH_PRICING_MODEL_URI``, ``BH_PRICING_PREDICTION_LOG_URI``,
+        ``BH_PRICING_MODEL_RETRY_SECONDS``, ``BH_PRICING_MODEL_REFRESH_SECONDS``, the log knobs,
         ``BH_PRICING_API_BASE_PATH`` and ``BH_PRICING_CORS_ORIGINS`` (comma-separated)."""
         env = os.environ if environ is None else environ
         origins = env.get("BH_PRICING_CORS_ORIGINS", "")
@@ -50,6 +53,7 @@ class ServingSettings:
             model_uri=env.get("BH_PRICING_MODEL_URI") or None,
             prediction_log_uri=env.get("BH_PRICING_PREDICTION_LOG_URI") or None,
             retry_seconds=float(env.get("BH_PRICING_MODEL_RETRY_SECONDS", "5")),
+            refresh_seconds=float(env.get("BH_PRICING_MODEL_REFRESH_SECONDS", "30")),
             log_max_records=int(env.get("BH_PRICING_LOG_MAX_RECORDS", "100")),
             log_max_seconds=float(env.get("BH_PRICING_LOG_MAX_SECONDS", "30")),
             base_path=env.get("BH_PRICING_API_BASE_PATH", ""),
@@ -62,7 +66,9 @@ class PricingService:
 
     def __init__(self, settings: ServingSettings) -> None:
         self.settings = settings
-        self.models = ModelHolder(settings.model_uri, settings.retry_seconds)
+        self.models = ModelHolder(
+            settings.model_uri, settings.retry_seconds, settings.refresh_seconds
+        )
         self.log = PredictionLog(
             settings.prediction_log_uri, settings.log_max_records, settings.log_max_seconds
         )

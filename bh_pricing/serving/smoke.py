@@ -4,7 +4,9 @@ After ``serving_bundle`` switches ``current.json``, a few test listings are pric
 endpoint (one of ``bh_pricing.serving.smoke_endpoints``: the real Lambda ``handler`` in-process on
 the bundle root, a deployed API over HTTP or the deployed function invoked directly) and by the
 published bundle itself (``ServedModel``). The endpoint must answer 200 with the published
-``model_version`` and every price within ``PARITY_TOLERANCE`` (relative). When it does not,
+``model_version`` and every price within ``PARITY_TOLERANCE`` (relative); a deployed endpoint
+that still answers with another version is asked again until ``wait_seconds`` have passed (it
+follows ``current.json`` within ``BH_PRICING_MODEL_REFRESH_SECONDS``). When it does not,
 ``restore_pointer`` puts back the ``current.json`` that was there before the publication (or removes
 it when there was none), unless a later publication has replaced it meanwhile.
 """
@@ -12,6 +14,7 @@ it when there was none), unless a later publication has replaced it meanwhile.
 from __future__ import annotations
 
 import math
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -127,6 +130,25 @@ class SmokeOutcome:
     rollback: str
 
 
+def await_version(
+    endpoint: Endpoint,
+    listings: list[dict[str, Any]],
+    version: str,
+    wait_seconds: float,
+    poll_seconds: float = 2.0,
+) -> EndpointAnswer:
+    """Ask ``endpoint`` to price ``listings`` until it answers 200 with model ``version``, or
+    until ``wait_seconds`` have passed; the last answer. Any other answer (an error, a 4xx/5xx)
+    is returned at once: only a model still being swapped in is worth waiting for."""
+    deadline = time.monotonic() + wait_seconds
+    while True:
+        answer = endpoint.predict(listings)
+        served = answer.body.get("model_version") if answer.status == 200 else None
+        if served is None or served == version or time.monotonic() + poll_seconds > deadline:
+            return answer
+        time.sleep(poll_seconds)
+
+
 def smoke_test(
     endpoint: Endpoint,
     root: str,
@@ -136,11 +158,15 @@ def smoke_test(
     *,
     restore: bool = True,
     tolerance: float = PARITY_TOLERANCE,
+    wait_seconds: float = 0.0,
+    poll_seconds: float = 2.0,
 ) -> SmokeOutcome:
     """Price ``listings`` with ``endpoint`` and with the bundle ``published`` names under ``root``.
 
-    On failure, and when ``restore`` (this run published the bundle), ``restore_pointer``. A
-    bundle that can no longer be read counts as a failure (the endpoint cannot serve it either).
+    An endpoint still serving another version is asked again for up to ``wait_seconds``
+    (``await_version``). On failure, and when ``restore`` (this run published the bundle),
+    ``restore_pointer``. A bundle that can no longer be read counts as a failure (the endpoint
+    cannot serve it either).
     """
     try:
         bundle = load_bundle(storage.join(root, published.bundle))
@@ -149,9 +175,9 @@ def smoke_test(
         report = compare_answer(unreadable, np.zeros(len(listings)), published.model_version)
     else:
         expected = bundle.predict_records(listings)
-        report = compare_answer(
-            endpoint.predict(listings), expected, bundle.manifest.model_version, tolerance
-        )
+        version = bundle.manifest.model_version
+        answer = await_version(endpoint, listings, version, wait_seconds, poll_seconds)
+        report = compare_answer(answer, expected, version, tolerance)
     if report.passed:
         return SmokeOutcome(report, "none needed")
     if not restore:

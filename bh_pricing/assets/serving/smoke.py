@@ -56,6 +56,7 @@ def endpoint_smoke(
         CurrentPointer.model_validate(previous) if previous else None,
         smoke_listings(test_listings),
         restore=bool(meta.get("published_this_run")),
+        wait_seconds=serving_endpoint.wait_for_version(),
     )
     report = outcome.report
     if not report.passed:
