@@ -1,18 +1,26 @@
-"""Read + clean time and peak memory at 10 k / 100 k / 1 M generated rows, new vs reference.
+"""Read and clean time and peak memory at 10 k / 100 k / 1 M generated rows, new vs reference.
 
 For each size the sample generator (``sample:<rows>``, seed 0) writes a raw CSV to a temporary
-folder; then each implementation reads and cleans that file in a fresh interpreter, whose peak
-resident set (Linux ``VmHWM``, reset after imports through ``/proc/self/clear_refs``) is its own:
+folder (its time is printed apart: it is not part of a run on real data); then each
+implementation reads and cleans that file in a fresh interpreter, one stage after the other:
 
-- ``new``: ``bh_pricing.io.raw_sources.read_raw_listings`` (pyarrow) and
-  ``bh_pricing.core.cleaning.clean_listings`` (the listing contract);
-- ``reference``: ``pandas.read_csv(dtype=str, keep_default_na=False)`` and the cleaning module
-  of commit 284be4f (``git show 284be4f:bh_pricing/core/cleaning.py``, imported from a temporary
-  copy).
+- ``read``: the CSV into a frame; ``new``: ``bh_pricing.io.raw_sources.read_raw_listings``
+  (pyarrow), ``reference``: ``pandas.read_csv(dtype=str, keep_default_na=False)``;
+- ``clean``: ``clean_listings`` on that frame, Pandera validation of the clean listings
+  included; ``new``: ``bh_pricing.core.cleaning``; ``before``: the cleaning module as it was
+  before the work on issue 13's cleaning target (commit 08934b0, read with pyarrow like
+  ``new``); ``reference``: the cleaning module of commit 284be4f. Earlier modules are written
+  from git (``git show <commit>:bh_pricing/core/cleaning.py``) and imported from a temporary
+  copy.
 
-"memory" is the peak resident set during read + clean minus the resident set after imports, i.e.
-what reading and cleaning added. Targets (issue 13): 1 M rows in <= 5 s and <= 1 GB. Timings on
-a shared machine are noisy: compare ratios within one run.
+Per stage: wall-clock seconds, CPU seconds of the process (all its threads; less sensitive than
+wall time to other work on a shared machine) and the peak resident set the stage added (Linux
+``VmHWM``, reset through ``/proc/self/clear_refs`` before the stage, minus the resident set at
+its start). "read+clean MB" is the peak over both stages minus the resident set after imports.
+
+Target (issue 13): cleaning 1 M rows in <= 5 s and <= 1 GB; before this work ``clean_listings``
+took 15.3 s and 1.96 GB there (``ISSUE_REFERENCE``). Timings on a shared machine are noisy:
+compare ratios within one run, and CPU seconds.
 
     python benchmarks/cleaning.py [--rows 10000 100000 1000000] [--raw data.csv]
 """
@@ -25,16 +33,20 @@ import json
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-REFERENCE_COMMIT = "284be4f"
+# Earlier cleaning modules measured beside the current one, and how each run reads the CSV.
+EARLIER = {"reference": "284be4f", "before": "08934b0"}
 TARGET_SECONDS = 5.0
 TARGET_MB = 1000.0
+# clean_listings on 1 M generated rows before the work on issue 13: seconds, MB.
+ISSUE_REFERENCE = (15.3, 1960.0)
 
 CHILD = """
 import json, sys, time
-implementation, csv_path, reference = sys.argv[1:4]
+implementation, csv_path, module_path = sys.argv[1:4]
 
 def status_mb(field):
     with open("/proc/self/status") as status:
@@ -42,52 +54,61 @@ def status_mb(field):
             if line.startswith(field + ":"):
                 return int(line.split()[1]) / 1024
 
+def reset_peak():
+    with open("/proc/self/clear_refs", "w") as clear_refs:
+        clear_refs.write("5")  # resets the peak resident set (VmHWM) to the current one
+
+def stage(run):
+    reset_peak()
+    start_mb, wall, cpu = status_mb("VmRSS"), time.perf_counter(), time.process_time()
+    value = run()
+    seconds, cpu_seconds = time.perf_counter() - wall, time.process_time() - cpu
+    peak = status_mb("VmHWM")
+    return value, {"seconds": seconds, "cpu": cpu_seconds, "added_mb": peak - start_mb}, peak
+
 import numpy, pandas, pyarrow
 from bh_pricing.core.cleaning import clean_listings
 from bh_pricing.io.raw_sources import read_raw_listings
-if implementation == "reference":
+read = lambda: read_raw_listings(csv_path).frame
+clean = clean_listings
+if implementation != "new":
     import importlib.util
-    spec = importlib.util.spec_from_file_location("reference_cleaning", reference)
+    spec = importlib.util.spec_from_file_location("earlier_cleaning", module_path)
     module = importlib.util.module_from_spec(spec)
-    sys.modules["reference_cleaning"] = module
+    sys.modules["earlier_cleaning"] = module
     spec.loader.exec_module(module)
+    clean = module.clean_listings
+if implementation == "reference":
+    read = lambda: pandas.read_csv(csv_path, dtype=str, keep_default_na=False)
 before = status_mb("VmRSS")
-with open("/proc/self/clear_refs", "w") as clear_refs:
-    clear_refs.write("5")  # resets the peak resident set (VmHWM) to the current one
-started = time.perf_counter()
-if implementation == "new":
-    raw = read_raw_listings(csv_path).frame
-    result = clean_listings(raw)
-else:
-    raw = pandas.read_csv(csv_path, dtype=str, keep_default_na=False)
-    result = module.clean_listings(raw)
-seconds = time.perf_counter() - started
-peak = status_mb("VmHWM")
+raw, read_stage, read_peak = stage(read)
+result, clean_stage, clean_peak = stage(lambda: clean(raw))
 print(json.dumps({
-    "seconds": seconds, "added_mb": peak - before, "peak_mb": peak,
-    "raw": len(raw), "clean": len(result.clean), "quarantined": len(result.quarantined),
+    "read": read_stage, "clean": clean_stage,
+    "added_mb": max(read_peak, clean_peak) - before, "peak_mb": max(read_peak, clean_peak),
+    "raw": len(raw), "clean_rows": len(result.clean), "quarantined": len(result.quarantined),
 }))
 """
 
 
-def reference_module(folder: Path) -> Path:
-    """The reference cleaning module, written from git into ``folder``."""
+def earlier_module(commit: str, folder: Path) -> Path:
+    """The cleaning module of ``commit``, written from git into ``folder``."""
     source = subprocess.run(
-        ["git", "show", f"{REFERENCE_COMMIT}:bh_pricing/core/cleaning.py"],
+        ["git", "show", f"{commit}:bh_pricing/core/cleaning.py"],
         cwd=ROOT,
         capture_output=True,
         text=True,
         check=True,
     ).stdout
-    path = folder / "reference_cleaning.py"
+    path = folder / f"cleaning_{commit}.py"
     path.write_text(source)
     return path
 
 
-def measure(implementation: str, csv_path: Path, reference: Path) -> dict[str, float]:
-    """Run one read + clean in a fresh interpreter; its timing, memory and row counts."""
+def measure(implementation: str, csv_path: Path, module: Path | None) -> dict:
+    """Read and clean once in a fresh interpreter; per-stage timing and memory, row counts."""
     done = subprocess.run(
-        [sys.executable, "-c", CHILD, implementation, str(csv_path), str(reference)],
+        [sys.executable, "-c", CHILD, implementation, str(csv_path), str(module or "")],
         cwd=ROOT,
         capture_output=True,
         text=True,
@@ -98,13 +119,27 @@ def measure(implementation: str, csv_path: Path, reference: Path) -> dict[str, f
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
-def write_sample(rows: int, folder: Path) -> Path:
-    """The generated raw listings (``sample:<rows>``, seed 0) as a CSV file."""
+def write_sample(rows: int, folder: Path) -> tuple[Path, float]:
+    """The generated raw listings (``sample:<rows>``, seed 0) as a CSV file; seconds taken."""
     from bh_pricing.io.raw_sources import read_raw_listings
 
+    started = time.perf_counter()
     path = folder / f"sample-{rows}.csv"
     read_raw_listings(f"sample:{rows}").frame.to_csv(path, index=False)
-    return path
+    return path, time.perf_counter() - started
+
+
+def row(label: str, implementation: str, got: dict) -> str:
+    """One table row: per-stage time and memory, then the rows accounted for."""
+    read, clean = got["read"], got["clean"]
+    accounted = got["clean_rows"] + got["quarantined"] == got["raw"]
+    return (
+        f"| {label} | {implementation} | {read['seconds']:.2f} | {read['cpu']:.2f} | "
+        f"{read['added_mb']:.0f} | {clean['seconds']:.2f} | {clean['cpu']:.2f} | "
+        f"{clean['added_mb']:.0f} | {read['seconds'] + clean['seconds']:.2f} | "
+        f"{got['added_mb']:.0f} | {got['clean_rows']:,} | {got['quarantined']:,} | "
+        f"{got['raw']:,} | {'yes' if accounted else 'NO'} |"
+    )
 
 
 def main() -> None:
@@ -116,41 +151,49 @@ def main() -> None:
     if importlib.util.find_spec("bh_pricing") is None:
         sys.exit("run from the project's environment (make install)")
     lines = [
-        "| rows | implementation | read+clean s | memory MB (added) | peak RSS MB "
-        "| clean | quarantined | accounted |",
-        "|---:|---|---:|---:|---:|---:|---:|---|",
+        "| rows | implementation | read s | read CPU s | read MB | clean s | clean CPU s "
+        "| clean MB | read+clean s | read+clean MB | clean | quarantined | total | accounted |",
+        "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|",
     ]
+    seconds, megabytes = ISSUE_REFERENCE
+    lines.append(
+        f"| 1,000,000 | before, as measured in issue 13 | | | | {seconds:.2f} | | "
+        f"{megabytes:.0f} | | | | | | |"
+    )
     with tempfile.TemporaryDirectory(prefix="bh-pricing-cleaning-") as tmp:
         folder = Path(tmp)
-        reference = reference_module(folder)
-        inputs = [(f"{rows:,}", write_sample(rows, folder)) for rows in args.rows]
+        modules = {name: earlier_module(commit, folder) for name, commit in EARLIER.items()}
+        inputs = []
+        for rows in args.rows:
+            path, generated = write_sample(rows, folder)
+            print(f"sample:{rows} generated and written as CSV in {generated:.2f} s", flush=True)
+            inputs.append((f"{rows:,}", path))
         if args.raw:
             inputs.append((f"{args.raw.name}", args.raw))
         results = {}
         for label, path in inputs:
-            for implementation in ("reference", "new"):
-                got = measure(implementation, path, reference)
+            for implementation in (*EARLIER, "new"):
+                got = measure(implementation, path, modules.get(implementation))
                 results[label, implementation] = got
-                accounted = got["clean"] + got["quarantined"] == got["raw"]
-                lines.append(
-                    f"| {label} | {implementation} | {got['seconds']:.2f} | "
-                    f"{got['added_mb']:.0f} | {got['peak_mb']:.0f} | {got['clean']:,} | "
-                    f"{got['quarantined']:,} | {'yes' if accounted else 'NO'} |"
-                )
+                lines.append(row(label, implementation, got))
                 print(lines[-1], file=sys.stderr, flush=True)
     print("\n".join(lines))
     for label, _ in inputs:
-        new, old = results[label, "new"], results[label, "reference"]
-        print(
-            f"{label}: new takes {new['seconds'] / old['seconds']:.2f}x the reference's time "
-            f"and {new['added_mb'] / max(old['added_mb'], 1):.2f}x its memory"
-        )
+        new = results[label, "new"]["clean"]
+        for name in EARLIER:
+            old = results[label, name]["clean"]
+            print(
+                f"{label}: new cleaning takes {new['seconds'] / old['seconds']:.2f}x the time "
+                f"of {name} ({new['cpu'] / old['cpu']:.2f}x its CPU) and "
+                f"{new['added_mb'] / max(old['added_mb'], 1):.2f}x its memory"
+            )
     if "1,000,000" in {label for label, _ in inputs}:
-        new = results["1,000,000", "new"]
-        met = new["seconds"] <= TARGET_SECONDS and new["added_mb"] <= TARGET_MB
+        clean = results["1,000,000", "new"]["clean"]
+        met = clean["seconds"] <= TARGET_SECONDS and clean["added_mb"] <= TARGET_MB
         print(
-            f"target at 1 M rows: <= {TARGET_SECONDS:g} s and <= {TARGET_MB:g} MB -> "
-            f"{'met' if met else 'NOT met'} ({new['seconds']:.2f} s, {new['added_mb']:.0f} MB)"
+            f"target, cleaning 1 M rows: <= {TARGET_SECONDS:g} s and <= {TARGET_MB:g} MB -> "
+            f"{'met' if met else 'NOT met'} ({clean['seconds']:.2f} s, {clean['cpu']:.2f} CPU s, "
+            f"{clean['added_mb']:.0f} MB; before: {seconds:g} s, {megabytes:.0f} MB)"
         )
 
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import copy
+import warnings
+from functools import cache
 from typing import Optional
 
 import pandas as pd
@@ -94,15 +97,40 @@ class QuarantinedListings(pa.DataFrameModel):
 
 
 def validate(
-    frame: pd.DataFrame, schema: type[pa.DataFrameModel], max_examples: int = 5
+    frame: pd.DataFrame,
+    schema: type[pa.DataFrameModel],
+    max_examples: int = 5,
+    *,
+    coerce: bool = True,
 ) -> DataFrame:
-    """Validate ``frame`` lazily; on failure raise DataContractError with a readable report."""
+    """Validate ``frame`` lazily; on failure raise DataContractError with a readable report.
+
+    ``coerce=False`` checks ``frame`` as it is (no conversion, so no copy): for frames built
+    with the schema's dtypes, whose text columns may be categorical, so that Pandera checks
+    each distinct text once instead of a Python string per row (every check still applies to
+    every row).
+    """
+    checked = schema.to_schema() if coerce else _without_coercion(schema)
     try:
-        return schema.validate(frame, lazy=True)
+        with warnings.catch_warnings():
+            # Pandera's str check maps a categorical with missing values through pandas, which
+            # warns that the Index it builds will keep object dtype in pandas 3; the check's
+            # result (each value a str, or missing) is the same either way.
+            warnings.filterwarnings(
+                "ignore", "The behavior of Index.insert with object-dtype", FutureWarning
+            )
+            return checked.validate(frame, lazy=True, inplace=not coerce)
     except pa_errors.SchemaErrors as exc:
         raise DataContractError(
             format_failures(schema.__name__, exc.failure_cases, max_examples)
         ) from None
+
+
+@cache
+def _without_coercion(schema: type[pa.DataFrameModel]) -> pa.DataFrameSchema:
+    checked = copy.deepcopy(schema.to_schema())
+    checked.coerce = False
+    return checked
 
 
 def format_failures(schema_name: str, failure_cases: pd.DataFrame, max_examples: int = 5) -> str:

@@ -62,3 +62,41 @@ def test_feature_contract_ignores_extra_columns_and_allows_missing_coordinates()
     validated = validate(frame, ListingFeatures)
     assert "price" not in validated.columns, "the target is filtered out of the features"
     assert validated["latitude"].isna().sum() == 1
+
+
+def categorical_text(frame: pd.DataFrame) -> pd.DataFrame:
+    text = ["neighborhood", "address", "city"]
+    return frame.astype(dict.fromkeys(text, "category"))
+
+
+def test_without_coercion_categorical_text_passes_unchanged():
+    frame = categorical_text(clean_frame())
+    validated = validate(frame, CleanListings, coerce=False)
+    assert validated["address"].dtype == "category", "nothing is converted without coercion"
+    assert validated["address"].isna().tolist() == [False, True, False]
+
+
+@pytest.mark.parametrize(
+    ("overrides", "column", "check"),
+    [
+        ({"neighborhood": ["Centro", "", "Serra"]}, "neighborhood", "str_length"),
+        ({"neighborhood": ["Centro", None, "Serra"]}, "neighborhood", "not_nullable"),
+        ({"city": ["Belo Horizonte", 3, "Belo Horizonte"]}, "city", "dtype('str')"),
+        ({"address": [1.5, None, 2.5]}, "address", "dtype('str')"),
+    ],
+)
+def test_without_coercion_every_row_of_categorical_text_is_checked(overrides, column, check):
+    frame = categorical_text(clean_frame(**overrides))
+    with pytest.raises(DataContractError) as error:
+        validate(frame, CleanListings, coerce=False)
+    message = str(error.value)
+    assert f"column '{column}' failed {check}" in message, message
+
+
+def test_without_coercion_numbers_must_already_be_float():
+    frame = categorical_text(clean_frame(rooms=[2, 3, 2]))
+    with pytest.raises(DataContractError, match=r"column 'rooms' failed dtype\('float64'\)"):
+        validate(frame, CleanListings, coerce=False)
+    assert validate(clean_frame(rooms=[2, 3, 2]), CleanListings)["rooms"].dtype == "float64", (
+        "the schema itself still coerces"
+    )
