@@ -1,5 +1,7 @@
-"""Fixtures shared by the whole suite: an isolated BH_PRICING_HOME and small raw frames."""
+"""Fixtures shared by the whole suite: an isolated BH_PRICING_HOME and small raw frames; how
+``make test`` spreads the suite over pytest-xdist workers."""
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -7,6 +9,30 @@ import pandas as pd
 import pytest
 
 from bh_pricing.constants import RAW_COLUMNS
+
+TOPOLOGY = Path(__file__).parent / "topology"
+
+if "PYTEST_XDIST_WORKER" in os.environ:
+    # One worker per core: native thread pools sized to the machine (OpenMP in scikit-learn's
+    # boosting, BLAS) would put several threads on each core and spin against each other. Set
+    # before anything imports them; processes the tests start inherit it.
+    for _variable in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ.setdefault(_variable, "1")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Units of work for ``make test`` (``-n auto --dist loadgroup --no-loadscope-reorder``).
+
+    Each test module is one unit, so its module-scoped fixtures and the order of its tests hold;
+    the topology tests are one unit that starts first: they share the session's stack, and each
+    stack already keeps a core busy. A worker takes more units only when it has at most two
+    tests left, so the others run the rest of the suite meanwhile. Serial runs keep this order.
+    """
+    for item in items:
+        topology = item.path.is_relative_to(TOPOLOGY)
+        group = "topology" if topology else item.path.relative_to(config.rootpath).as_posix()
+        item.add_marker(pytest.mark.xdist_group(group))
+    items.sort(key=lambda item: not item.path.is_relative_to(TOPOLOGY))
 
 
 @pytest.fixture

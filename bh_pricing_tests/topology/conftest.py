@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
 
 import pytest
 
@@ -17,16 +16,6 @@ from bh_pricing_tests.topology.scenario import materialize_production_line
 from bh_pricing_tests.topology.stack import Topology, running_topology
 
 RUNNING_STACKS = pytest.StashKey[list[DagsterStack]]()
-TOPOLOGY = Path(__file__).parent
-
-
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Under ``pytest -n`` (``--dist loadgroup``) every topology test runs on one worker, in
-    order: the tests share the session's stack and the machine's loopback services, and each
-    stack already keeps both cores busy. The rest of the suite runs on the other workers."""
-    for item in items:
-        if item.path.is_relative_to(TOPOLOGY):
-            item.add_marker(pytest.mark.xdist_group("topology"))
 
 
 @contextmanager
