@@ -52,13 +52,28 @@ class ServingSettings:
         return cls(
             model_uri=env.get("BH_PRICING_MODEL_URI") or None,
             prediction_log_uri=env.get("BH_PRICING_PREDICTION_LOG_URI") or None,
-            retry_seconds=float(env.get("BH_PRICING_MODEL_RETRY_SECONDS", "5")),
-            refresh_seconds=float(env.get("BH_PRICING_MODEL_REFRESH_SECONDS", "30")),
-            log_max_records=int(env.get("BH_PRICING_LOG_MAX_RECORDS", "100")),
-            log_max_seconds=float(env.get("BH_PRICING_LOG_MAX_SECONDS", "30")),
+            retry_seconds=_number(env, "BH_PRICING_MODEL_RETRY_SECONDS", 5.0),
+            refresh_seconds=_number(env, "BH_PRICING_MODEL_REFRESH_SECONDS", 30.0),
+            log_max_records=int(_number(env, "BH_PRICING_LOG_MAX_RECORDS", 100)),
+            log_max_seconds=_number(env, "BH_PRICING_LOG_MAX_SECONDS", 30.0),
             base_path=env.get("BH_PRICING_API_BASE_PATH", ""),
             cors_origins=tuple(o.strip() for o in origins.split(",") if o.strip()),
         )
+
+
+def _number(env: Mapping[str, str], name: str, default: float) -> float:
+    """The non-negative number in ``env[name]`` (``default`` when unset or blank); ValueError
+    naming the variable otherwise."""
+    text = env.get(name, "").strip()
+    if not text:
+        return float(default)
+    try:
+        value = float(text)
+    except ValueError:
+        raise ValueError(f"{name} must be a number, got {text!r}") from None
+    if not math.isfinite(value) or value < 0:
+        raise ValueError(f"{name} must be a finite number >= 0, got {text!r}")
+    return value
 
 
 class PricingService:

@@ -182,3 +182,26 @@ def test_errors_are_not_waited_for(published: Any, rows: list[dict[str, Any]]) -
     )
     assert not outcome.report.passed
     assert len(calls) <= 1, "an unreadable bundle or a 503 is a failure at once"
+
+
+def test_refresh_interval_comes_from_the_environment() -> None:
+    assert ServingSettings.from_env({}).refresh_seconds == 30.0
+    assert (
+        ServingSettings.from_env({"BH_PRICING_MODEL_REFRESH_SECONDS": " 5 "}).refresh_seconds == 5
+    )
+    assert ServingSettings.from_env({"BH_PRICING_MODEL_REFRESH_SECONDS": ""}).refresh_seconds == 30
+
+
+@pytest.mark.parametrize("value", ["soon", "-1", "nan", "inf", "30s"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "BH_PRICING_MODEL_REFRESH_SECONDS",
+        "BH_PRICING_MODEL_RETRY_SECONDS",
+        "BH_PRICING_LOG_MAX_SECONDS",
+        "BH_PRICING_LOG_MAX_RECORDS",
+    ],
+)
+def test_a_bad_number_is_an_error_naming_the_variable(name: str, value: str) -> None:
+    with pytest.raises(ValueError, match=f"{name} must be a .*{value!r}"):
+        ServingSettings.from_env({name: value})
