@@ -30,7 +30,7 @@ dev: dagster-home  ## open the Dagster UI (http://127.0.0.1:3000, PORT=... to ch
 	$(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p $(or $(PORT),3000)
 
 test:  ## run the whole test suite (what CI runs)
-	$(BIN)/python -m pytest -n auto --dist loadgroup --no-loadscope-reorder
+	$(BIN)/python -m pytest -n auto --dist loadscope --no-loadscope-reorder
 
 lint:  ## ruff lint and format check
 	$(BIN)/ruff check .
