@@ -32,6 +32,9 @@ FEATURE_COLUMNS: Final = (
 NUMERIC_FEATURES: Final = FEATURE_COLUMNS[1:]
 TARGET_COLUMN: Final = "price"
 CLEAN_COLUMNS: Final = (*FEATURE_COLUMNS, TARGET_COLUMN, "address", "city")
+# The caller's id of a listing: optional on requests (recorded in the prediction log) and in
+# landed batches (kept by cleaning), never a feature; matching the two gives realized errors.
+LISTING_ID: Final = "listing_id"
 
 KAGGLE_DATASET: Final = "guilherme26/house-pricing-in-belo-horizonte"
 

@@ -1,7 +1,7 @@
 """``build_graph``: every unpartitioned asset, from the raw listings to the serving bundle.
 
-The partitioned batch assets (``market_batches``, ``drift_report``) run per landed CSV, launched
-by ``landing_sensor``; a run without a partition cannot hold them.
+The partitioned batch assets (``market_batches``, ``drift_report``, ``realized_errors``) run per
+landed CSV, launched by ``landing_sensor``; a run without a partition cannot hold them.
 """
 
 import dagster as dg

@@ -17,7 +17,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from bh_pricing.constants import CLEAN_COLUMNS, RAW_COLUMNS
+from bh_pricing.constants import CLEAN_COLUMNS, LISTING_ID, RAW_COLUMNS
 from bh_pricing.contract import (
     MISSING_WORDS,
     NUMERIC_COLUMNS,
@@ -141,6 +141,11 @@ def clean_listings(raw: pd.DataFrame, bounds: Bounds | None = None) -> CleaningR
     a missing, unparseable or out-of-bounds value, a missing neighborhood. Fees out of bounds
     and coordinates off the map are cleared, not rejected. Raises ``ValueError`` naming missing
     raw columns and ``DataContractError`` if the result breaks ``CleanListings``.
+
+    An optional raw ``listing_id`` column is kept, stripped, in the clean and the quarantined
+    rows (the missing-value words become null). It never makes a row distinct: duplicates are
+    judged on the Kaggle columns only, so the same flat listed again under a new id is still a
+    duplicate (training must not see it twice); its quarantined row keeps the id.
     """
     bounds = bounds or Bounds()
     check_raw_columns(raw, "raw listings")
@@ -199,17 +204,19 @@ def clean_listings(raw: pd.DataFrame, bounds: Bounds | None = None) -> CleaningR
             np.array([names.get(key) for key in key_values], dtype=object),
         ),
     }
-    for name in ("address", "city"):
-        column = columns[name]
+    optional = [LISTING_ID] if LISTING_ID in raw.columns else []
+    plain = {name: columns[name] for name in ("address", "city")}
+    for name, column in (plain | {name: _Column(raw[name]) for name in optional}).items():
         missing = np.array([v.casefold() in MISSING_WORDS for v in column.uniques], dtype=bool)
         text[name] = (column.codes[kept], np.where(missing, None, column.uniques))
     categorical = {name: _categorical(codes, values) for name, (codes, values) in text.items()}
-    output = pd.DataFrame({**features, **categorical})[[*CLEAN_COLUMNS, NEIGHBORHOOD_NAME]]
+    output_columns = [*CLEAN_COLUMNS, NEIGHBORHOOD_NAME, *optional]
+    output = pd.DataFrame({**features, **categorical})[output_columns]
     output = validate(output, CleanListings, coerce=False)
     for name in text:
         output[name] = _objects(output[name])
 
-    quarantined = raw.iloc[dropped][list(RAW_COLUMNS)].astype("string")
+    quarantined = raw.iloc[dropped][[*RAW_COLUMNS, *optional]].astype("string")
     quarantined.insert(0, "raw_row", dropped)
     quarantined["reason"] = reasons.row_texts(dropped)
     coordinates = (cleared["latitude"] | cleared["longitude"])[kept] | lone

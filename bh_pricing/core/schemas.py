@@ -36,6 +36,7 @@ class RawListings(pa.DataFrameModel):
     city: Series[str] = pa.Field(nullable=True)
     latitude: Series[str] = pa.Field(nullable=True)
     longitude: Series[str] = pa.Field(nullable=True)
+    listing_id: Optional[Series[str]] = pa.Field(nullable=True)  # noqa: UP045 (pandera)
 
     class Config:
         coerce = True
@@ -62,13 +63,16 @@ class CleanListings(ListingFeatures):
 
     ``neighborhood`` is the canonical key (``bh_pricing.contract.canonical_neighborhood``, e.g.
     ``santo antonio``) that models train on; the optional ``neighborhood_name`` is its display
-    name (most frequent original spelling, e.g. ``Santo Antônio``).
+    name (most frequent original spelling, e.g. ``Santo Antônio``). The optional ``listing_id``
+    is the source's id of the listing (present when the raw file has the column, null where a
+    row has none): never a feature, it matches a landed listing with its served predictions.
     """
 
     price: Series[float] = pa.Field(gt=0)
     address: Series[str] = pa.Field(nullable=True)
     city: Series[str] = pa.Field(nullable=True)
     neighborhood_name: Optional[Series[str]] = pa.Field(nullable=True)  # noqa: UP045 (pandera)
+    listing_id: Optional[Series[str]] = pa.Field(nullable=True)  # noqa: UP045 (pandera)
 
     class Config:
         strict = True

@@ -121,7 +121,7 @@ def detect_drift(
     per_m2 = (_per_m2(reference), _per_m2(current))
     tests.append(_ks(*per_m2, PRICE_PER_M2, "target", min_rows, minimum.price_change))
     if model is not None:
-        ratios = (_log_ratio(reference, model), _log_ratio(current, model))
+        ratios = (log_ratio(reference, model), log_ratio(current, model))
         tests += _performance(*ratios, minimum)
     return _correct(tests, alpha, dict(weights or DEFAULT_WEIGHTS), len(reference), len(current))
 
@@ -349,7 +349,7 @@ def _per_m2(frame: pd.DataFrame) -> pd.Series:
     return frame[TARGET_COLUMN] / frame["square_foot"].where(frame["square_foot"] > 0)
 
 
-def _log_ratio(frame: pd.DataFrame, model: PriceModel) -> np.ndarray:
+def log_ratio(frame: pd.DataFrame, model: PriceModel) -> np.ndarray:
     """log(price / prediction) per row; positive = the model under-prices."""
     predicted = np.asarray(model.predict(frame.loc[:, list(FEATURE_COLUMNS)]), dtype=float)
     if predicted.shape != (len(frame),):

@@ -1,4 +1,4 @@
-"""Reference-vs-current chart for drift reports (a PNG as a markdown image)."""
+"""Charts for monitoring metadata (PNGs as markdown images): drift reports and realized errors."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from matplotlib.axes import Axes
 from bh_pricing.constants import FEATURE_COLUMNS
 from bh_pricing.core.plots import png_markdown
 from bh_pricing.monitoring.drift import PriceModel
+from bh_pricing.monitoring.realized import RealizedErrors
 from bh_pricing.monitoring.report import DRIFT, IMMATERIAL, INSUFFICIENT, DriftReport
 
 VERDICT_COLOURS = {DRIFT: "tab:red", IMMATERIAL: "tab:orange"}
@@ -98,3 +99,32 @@ def _neighborhood_panel(axis: Axes, series: dict[str, pd.DataFrame]) -> None:
         }
     )
     shares.iloc[::-1].plot.barh(ax=axis, title="neighborhood share (top 10)")
+
+
+def realized_chart(result: RealizedErrors, reference_errors: np.ndarray, title: str) -> str:
+    """Served price against the price the listing showed, and log(price / prediction), per
+    model version beside the champion's holdout errors (``reference_errors``)."""
+    figure, axes = plt.subplots(1, 2, figsize=(11, 4.5))
+    errors = {f"holdout (v{result.champion_version})": np.asarray(reference_errors, float)}
+    for version, group in result.matched.groupby("model_version", sort=False):
+        axes[0].scatter(group["price"], group["prediction"], s=10, alpha=0.6, label=f"v{version}")
+        errors[f"v{version}"] = group["log_error"].to_numpy(float)
+    prices = result.matched[["price", "prediction"]].to_numpy(float)
+    low, high = float(prices.min()), float(prices.max())
+    axes[0].plot([low, high], [low, high], color="black", linewidth=1)
+    axes[0].set(
+        xscale="log",
+        yscale="log",
+        xlabel="realized price (BRL)",
+        ylabel="served prediction (BRL)",
+        title="served vs realized",
+    )
+    axes[0].legend()
+    shown = {k: v for k, v in errors.items() if len(v)}
+    axes[1].hist(list(shown.values()), bins=30, density=True, label=list(shown), alpha=0.7)
+    axes[1].axvline(0, color="black", linewidth=1)
+    axes[1].set(xlabel="log(price / prediction)", ylabel="density", title="realized errors")
+    axes[1].legend()
+    figure.suptitle(title)
+    figure.tight_layout()
+    return png_markdown(figure, title)

@@ -8,8 +8,10 @@ import dagster as dg
 from pydantic import Field
 
 from bh_pricing.monitoring import DriftThresholds
+from bh_pricing.monitoring.realized import RealizedSettings
 
 _DEFAULTS = DriftThresholds()
+_REALIZED = RealizedSettings()
 
 
 class MonitoringSettings(dg.ConfigurableResource):
@@ -17,7 +19,9 @@ class MonitoringSettings(dg.ConfigurableResource):
     its model, and how often it may run.
 
     The ``min_*`` fields are ``DriftThresholds`` (see ``bh_pricing.monitoring.materiality``): a
-    drift test flags drift only when it is significant and its effect reaches them.
+    drift test flags drift only when it is significant and its effect reaches them;
+    ``min_realized_mape_increase`` is the same for the champion's realized errors
+    (``bh_pricing.monitoring.realized``).
     """
 
     promotion_policy: Literal["auto", "manual"] = Field(
@@ -50,6 +54,18 @@ class MonitoringSettings(dg.ConfigurableResource):
         ge=0,
         description="Smallest rise of the model's median absolute % error; 0.02 = 2 points",
     )
+
+    min_realized_mape_increase: float = Field(
+        default=_REALIZED.min_mape_increase,
+        ge=0,
+        description="Smallest relative rise of the champion's realized MAPE over its holdout "
+        "MAPE that counts as degraded; 0.25 = 25 %",
+    )
+
+    def realized_settings(self, alpha: float, min_rows: int) -> RealizedSettings:
+        """``RealizedSettings`` for ``measure_realized_errors``: the test's ``alpha`` and
+        ``min_rows`` (asset config) with this minimum effect."""
+        return RealizedSettings(alpha, min_rows, self.min_realized_mape_increase)
 
     def drift_thresholds(self) -> DriftThresholds:
         """The ``min_*`` fields as the ``DriftThresholds`` that ``detect_drift`` takes."""

@@ -1,5 +1,5 @@
 """``landing_sensor``: every complete, new CSV in the landing location becomes a
-``market_batches`` partition with one drift check run.
+``market_batches`` partition with one check run (drift report and realized errors).
 
 The intake rules (completeness across two ticks or a ``.done`` marker, content-keyed batches,
 hidden files skipped) are ``bh_pricing.io.landing.plan_intake``; the sensor cursor keeps its
@@ -10,7 +10,7 @@ tick's skip reason (all of them in the tick's log).
 
 import dagster as dg
 
-from bh_pricing.assets.monitoring import MARKET_BATCHES
+from bh_pricing.assets.monitoring import BATCH_ASSETS, MARKET_BATCHES
 from bh_pricing.io import storage
 from bh_pricing.io.landing import (
     BATCH_FILE_TAG,
@@ -23,8 +23,9 @@ from bh_pricing.resources import Locations
 
 check_market_batch = dg.define_asset_job(
     "check_market_batch",
-    selection=dg.AssetSelection.assets("market_batches", "drift_report"),
-    description="Clean a landed batch and test it for drift against the champion's reference.",
+    selection=dg.AssetSelection.assets(*BATCH_ASSETS),
+    description="Clean a landed batch, test it for drift against the champion's reference and "
+    "measure the realized errors of the predictions served for its listings.",
 )
 
 

@@ -1,17 +1,22 @@
-"""``retraining_sensor``: when a drift report flags drift, re-materialize the training graph.
+"""``retraining_sensor``: when a drift report flags drift, or a batch's realized errors show the
+champion degraded, re-materialize the training graph.
 
 Retraining is a run of the graph's own assets (``retrain_on_drift``): ``train_listings`` /
 ``test_listings`` (which now hold the drifted batch), the candidates, ``champion_model`` and
 ``serving_bundle``, so the latest ``champion_model`` always names the registry's champion and the
 bundle follows it in the same run.
 
-The cursor (kept by the Dagster instance, so it survives restarts) holds the last drift report
-handled and when a retraining was last requested. Within the cooldown, drifted reports wait; after
-it, one run is requested for the latest of them, with every waiting report as evidence in its
-tags. ``run_key`` is the drift report's event id, so one drift result never launches two runs.
+Evidence is a ``drift_report`` materialization with ``drift_detected`` or a ``realized_errors``
+one with ``degraded``, both True. The cursor (kept by the Dagster instance, so it survives
+restarts) holds the last materialization of either handled (event storage ids are global to the
+instance, so one id orders both) and when a retraining was last requested. Within the cooldown,
+evidence waits; after it, one run is requested for the latest, with every waiting piece of
+evidence in its tags. ``run_key`` is the evidence's event id, so one result never launches two
+runs.
 """
 
 import json
+import math
 import time
 from dataclasses import asdict, dataclass
 
@@ -30,6 +35,11 @@ RETRAINING_SELECTION = dg.AssetSelection.assets(
 RETRAIN_FOLDS = 3
 
 DRIFT_REPORT = dg.AssetKey("drift_report")
+REALIZED_ERRORS = dg.AssetKey("realized_errors")
+# Per evidence asset, the boolean metadata that makes a materialization drift evidence.
+EVIDENCE_FLAGS = {DRIFT_REPORT: "drift_detected", REALIZED_ERRORS: "degraded"}
+# Materializations read per asset and tick; the rest are read at the next tick.
+FETCH_LIMIT = 1000
 TAG_PREFIX = "bh_pricing/"
 
 retrain_on_drift = dg.define_asset_job(
@@ -44,7 +54,8 @@ retrain_on_drift = dg.define_asset_job(
 
 @dataclass(frozen=True)
 class RetrainCursor:
-    """Last drift report event handled, and the time of the last retraining request."""
+    """Last evidence event handled (``drift_report`` or ``realized_errors``), and the time of
+    the last retraining request."""
 
     storage_id: int = 0
     requested_at: float = 0.0
@@ -64,18 +75,60 @@ def _value(record: dg.EventLogRecord, key: str) -> object:
     return None if entry is None else entry.value
 
 
+def _partitions(records: list[dg.EventLogRecord], key: dg.AssetKey) -> str:
+    return ",".join(str(r.partition_key) for r in records if r.asset_key == key) or "none"
+
+
 def evidence_tags(drifted: list[dg.EventLogRecord]) -> dict[str, str]:
-    """Run tags describing the drift that triggered the run (latest report first)."""
+    """Run tags describing the evidence that triggered the run (the latest first): which asset
+    (``drift_evidence``), its batch, event and run, the drifted tests (``realized_errors`` for
+    realized evidence), the bias, and every waiting drift report and degraded batch."""
     latest = drifted[-1]
-    bias = _value(latest, "residual_bias.current_bias")
+    if latest.asset_key == REALIZED_ERRORS:
+        median_log_error = _value(latest, "champion_median_log_error")
+        bias = None if median_log_error is None else math.expm1(float(median_log_error))
+        increase = _value(latest, "mape_increase")
+        tests = "realized_errors" + ("" if increase is None else f" (MAPE {increase:+.0%})")
+    else:
+        bias = _value(latest, "residual_bias.current_bias")
+        tests = str(_value(latest, "drifted_tests"))
     return {
+        f"{TAG_PREFIX}drift_evidence": latest.asset_key.to_user_string(),
         f"{TAG_PREFIX}drift_batch": str(latest.partition_key),
         f"{TAG_PREFIX}drift_event": str(latest.storage_id),
         f"{TAG_PREFIX}drift_run": latest.run_id,
-        f"{TAG_PREFIX}drift_tests": str(_value(latest, "drifted_tests")),
+        f"{TAG_PREFIX}drift_tests": tests,
         f"{TAG_PREFIX}drift_bias": "n/a" if bias is None else f"{bias:+.1%}",
-        f"{TAG_PREFIX}drift_reports": ",".join(str(r.partition_key) for r in drifted),
+        f"{TAG_PREFIX}drift_reports": _partitions(drifted, DRIFT_REPORT),
+        f"{TAG_PREFIX}degraded_batches": _partitions(drifted, REALIZED_ERRORS),
     }
+
+
+def new_evidence_records(
+    instance: dg.DagsterInstance, after_storage_id: int
+) -> list[dg.EventLogRecord]:
+    """Materializations of ``drift_report`` and ``realized_errors`` after the cursor, in event
+    order. When either asset has more than ``FETCH_LIMIT`` new ones, only the events up to the
+    last one read of it are returned, so none is skipped."""
+    records: list[dg.EventLogRecord] = []
+    horizon: int | None = None
+    for key in EVIDENCE_FLAGS:
+        result = instance.fetch_materializations(
+            dg.AssetRecordsFilter(asset_key=key, after_storage_id=after_storage_id),
+            limit=FETCH_LIMIT,
+            ascending=True,
+        )
+        records.extend(result.records)
+        if result.has_more:
+            last = result.records[-1].storage_id
+            horizon = last if horizon is None else min(horizon, last)
+    records.sort(key=lambda r: r.storage_id)
+    return [r for r in records if horizon is None or r.storage_id <= horizon]
+
+
+def is_evidence(record: dg.EventLogRecord) -> bool:
+    """A drifted drift report or degraded realized errors."""
+    return _value(record, EVIDENCE_FLAGS[record.asset_key]) is True
 
 
 @dg.sensor(
@@ -86,20 +139,17 @@ def evidence_tags(drifted: list[dg.EventLogRecord]) -> dict[str, str]:
 def retraining_sensor(
     context: dg.SensorEvaluationContext, monitoring: MonitoringSettings
 ) -> dg.SensorResult | dg.SkipReason:
-    """Request a retraining for the latest drifted batch, at most once per cooldown."""
+    """Request a retraining for the latest evidence of drift, at most once per cooldown."""
     cursor = RetrainCursor.parse(context.cursor)
-    records = context.instance.fetch_materializations(
-        dg.AssetRecordsFilter(asset_key=DRIFT_REPORT, after_storage_id=cursor.storage_id),
-        limit=1000,
-        ascending=True,
-    ).records
+    records = new_evidence_records(context.instance, cursor.storage_id)
     if not records:
-        return dg.SkipReason("no new drift report")
-    drifted = [r for r in records if _value(r, "drift_detected") is True]
+        return dg.SkipReason("no new drift report or realized errors")
+    drifted = [r for r in records if is_evidence(r)]
     handled = RetrainCursor(records[-1].storage_id, cursor.requested_at)
     if not drifted:
         return dg.SensorResult(
-            skip_reason=f"{len(records)} new drift report(s), none with drift",
+            skip_reason=f"{len(records)} new drift report(s) or realized errors, none with drift "
+            "or degradation",
             cursor=handled.dump(),
         )
     wait = cursor.requested_at + monitoring.retrain_cooldown_seconds - time.time()
@@ -118,7 +168,8 @@ def retraining_sensor(
             }
         },
     )
-    context.log.info(f"drift in {latest.partition_key}: requesting a retraining")
+    evidence = latest.asset_key.to_user_string()
+    context.log.info(f"{evidence} of {latest.partition_key}: requesting a retraining")
     return dg.SensorResult(
         run_requests=[request], cursor=RetrainCursor(handled.storage_id, time.time()).dump()
     )

@@ -6,9 +6,8 @@ import json
 
 import pandas as pd
 
-from bh_pricing.constants import FEATURE_COLUMNS
+from bh_pricing.constants import FEATURE_COLUMNS, LISTING_ID
 from bh_pricing.io import storage
-from bh_pricing.serving.predlog import LISTING_ID
 
 LOG_COLUMNS = (
     "request_id",

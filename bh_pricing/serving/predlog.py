@@ -25,10 +25,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from bh_pricing.constants import LISTING_ID
 from bh_pricing.io import storage
 
 logger = logging.getLogger(__name__)
-LISTING_ID = "listing_id"
 
 
 @dataclass

@@ -217,3 +217,50 @@ def test_neighborhood_display_name_is_the_most_frequent_spelling():
 @pytest.mark.parametrize("word", ["NULL", "nan", "N/A"])
 def test_missing_word_as_neighborhood_is_quarantined(word):
     assert only_reason(raw_frame({"neighborhood": word})) == "neighborhood: missing (blank)"
+
+
+def with_ids(raw: pd.DataFrame, *ids: str) -> pd.DataFrame:
+    """The raw frame with a ``listing_id`` column, as a landed batch may carry."""
+    return raw.assign(listing_id=pd.Series(ids, dtype="string"))
+
+
+def test_listing_ids_are_kept_stripped_beside_the_clean_columns():
+    raw = with_ids(raw_frame({}, {"price": "600000.0"}), " A-1 ", "b2")
+    clean = clean_listings(raw).clean
+    assert list(clean.columns[-2:]) == ["neighborhood_name", "listing_id"], list(clean.columns)
+    assert clean["listing_id"].tolist() == ["A-1", "b2"], "ids are stripped, case kept"
+
+
+@pytest.mark.parametrize("word", ["", "  ", "--", "-", "NULL", "n/a", "None", "nan"])
+def test_a_missing_word_as_listing_id_is_null(word):
+    clean = clean_listings(with_ids(raw_frame({}, {"price": "600000.0"}), word, "B")).clean
+    assert clean["listing_id"].isna().tolist() == [True, False], f"{word!r} means no id"
+
+
+def test_a_column_of_missing_ids_is_all_null():
+    clean = clean_listings(with_ids(raw_frame({}, {"price": "600000.0"}), "", "--")).clean
+    assert clean["listing_id"].isna().all(), clean["listing_id"].tolist()
+
+
+def test_a_file_without_ids_is_cleaned_as_before():
+    result = clean_listings(raw_frame({}, {"rooms": "--"}))
+    assert "listing_id" not in result.clean.columns
+    assert "listing_id" not in result.quarantined.columns
+
+
+def test_duplicates_are_judged_on_the_kaggle_columns_only():
+    # given the same flat listed twice under two ids, and a distinct flat under a repeated id
+    raw = with_ids(raw_frame({}, {}, {"price": "600000.0"}), "A", "B", "A")
+    result = clean_listings(raw)
+    # then the second listing of the flat is a duplicate, whatever its id, and keeps it
+    assert result.quarantined["reason"].tolist() == ["duplicate of raw row 0"]
+    assert result.quarantined["listing_id"].tolist() == ["B"]
+    # and a different row is not a duplicate because its id repeats
+    assert result.clean["listing_id"].tolist() == ["A", "A"]
+
+
+def test_quarantined_rows_keep_their_raw_id():
+    raw = with_ids(raw_frame({"rooms": "--"}, {"price": ""}, {}), " X1 ", "--", "Z")
+    quarantined = clean_listings(raw).quarantined
+    assert quarantined["listing_id"].tolist() == [" X1 ", "--"], "the raw text, as landed"
+    assert quarantined["reason"].tolist() == ["rooms: missing (--)", "price: missing (blank)"]

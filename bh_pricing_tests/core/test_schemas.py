@@ -4,7 +4,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from bh_pricing.core.schemas import CleanListings, DataContractError, ListingFeatures, validate
+from bh_pricing.core.recency import RecencyPolicy, assemble_training_data
+from bh_pricing.core.schemas import (
+    CleanListings,
+    DataContractError,
+    ListingFeatures,
+    TrainingListings,
+    validate,
+)
 
 
 def clean_frame(**overrides) -> pd.DataFrame:
@@ -100,3 +107,20 @@ def test_without_coercion_numbers_must_already_be_float():
     assert validate(clean_frame(rooms=[2, 3, 2]), CleanListings)["rooms"].dtype == "float64", (
         "the schema itself still coerces"
     )
+
+
+def test_listing_ids_are_optional_nullable_text_in_clean_and_training_rows():
+    # given clean listings without ids and a batch with them, some missing
+    base = validate(clean_frame(), CleanListings)
+    batch = validate(clean_frame(listing_id=["A", None, "C"]), CleanListings)
+    # when both become training data
+    data = assemble_training_data(base, base, {"b1.csv": batch}, RecencyPolicy())
+    # then the rows validate, the original ones without an id
+    train = validate(pd.concat([data.train, data.test], ignore_index=True), TrainingListings)
+    by_batch = train.groupby("batch")["listing_id"].apply(lambda ids: int(ids.notna().sum()))
+    assert by_batch.to_dict() == {"b1.csv": 2, "clean_listings": 0}
+
+
+def test_a_listing_id_that_is_not_text_is_coerced():
+    validated = validate(clean_frame(listing_id=[1, 2, 3]), CleanListings)
+    assert validated["listing_id"].tolist() == ["1", "2", "3"]

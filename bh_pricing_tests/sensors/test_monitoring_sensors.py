@@ -8,6 +8,7 @@ import pytest
 
 from bh_pricing.core.models import CANDIDATES
 from bh_pricing.resources import MonitoringSettings
+from bh_pricing.sensors import retraining
 from bh_pricing.sensors.landing import landing_sensor
 from bh_pricing.sensors.retraining import RetrainCursor, retrain_on_drift, retraining_sensor
 
@@ -37,6 +38,25 @@ def report(instance, batch: str, drift: bool) -> int:
     return (
         instance.fetch_materializations(dg.AssetKey("drift_report"), limit=1).records[0].storage_id
     )
+
+
+def realized(instance, batch: str, degraded: bool) -> int:
+    """Record a realized_errors materialization for ``batch``; return its storage id."""
+    instance.add_dynamic_partitions("market_batches", [batch])
+    instance.report_runless_asset_event(
+        dg.AssetMaterialization(
+            asset_key="realized_errors",
+            partition=batch,
+            metadata={
+                "verdict": "degraded" if degraded else "within tolerance",
+                "degraded": degraded,
+                "champion_median_log_error": 0.2 if degraded else 0.0,
+                "mape_increase": 0.62 if degraded else 0.03,
+            },
+        )
+    )
+    key = dg.AssetKey("realized_errors")
+    return instance.fetch_materializations(key, limit=1).records[0].storage_id
 
 
 def retraining_tick(instance, cursor: str | None = None, policy: str = "auto"):
@@ -134,3 +154,76 @@ def graph():
 def test_sensors_run_by_default() -> None:
     for sensor in (landing_sensor, retraining_sensor):
         assert sensor.default_status == dg.DefaultSensorStatus.RUNNING, f"{sensor.name} on"
+
+
+def test_degraded_realized_errors_request_a_retraining_with_their_evidence(instance) -> None:
+    # given a batch whose realized errors show the champion degraded
+    event = realized(instance, "b1.csv", degraded=True)
+    # when the sensor ticks
+    result = retraining_tick(instance)
+    # then one retraining is requested, its tags naming the realized errors as the evidence
+    (request,) = result.run_requests
+    assert request.run_key == f"drift-{event}", "run_key names the evidence's event"
+    assert request.tags["bh_pricing/drift_evidence"] == "realized_errors", request.tags
+    assert request.tags["bh_pricing/drift_batch"] == "b1.csv", request.tags
+    assert request.tags["bh_pricing/drift_tests"] == "realized_errors (MAPE +62%)", request.tags
+    assert request.tags["bh_pricing/drift_bias"] == "+22.1%", "exp(0.2) - 1"
+    assert request.tags["bh_pricing/degraded_batches"] == "b1.csv", request.tags
+    assert request.tags["bh_pricing/drift_reports"] == "none", request.tags
+    assert RetrainCursor.parse(result.cursor).storage_id == event
+
+
+def test_realized_errors_within_tolerance_move_the_cursor_only(instance) -> None:
+    report(instance, "b1.csv", drift=False)
+    event = realized(instance, "b1.csv", degraded=False)
+    result = retraining_tick(instance)
+    assert not result.run_requests, "neither drift nor degradation: no retraining"
+    assert "none with drift or degradation" in result.skip_reason.skip_message
+    assert RetrainCursor.parse(result.cursor).storage_id == event, "both are handled"
+
+
+def test_a_drifted_and_degraded_batch_gives_one_run_with_both_as_evidence(instance) -> None:
+    # given a batch whose drift report and realized errors both flag it
+    report(instance, "b1.csv", drift=True)
+    event = realized(instance, "b1.csv", degraded=True)
+    # when the sensor ticks, then one run is requested, for the latest evidence
+    result = retraining_tick(instance)
+    (request,) = result.run_requests
+    assert request.run_key == f"drift-{event}"
+    assert request.tags["bh_pricing/drift_reports"] == "b1.csv", request.tags
+    assert request.tags["bh_pricing/degraded_batches"] == "b1.csv", request.tags
+    # and a restart from the stored cursor requests nothing again
+    assert isinstance(retraining_tick(instance, cursor=result.cursor), dg.SkipReason)
+
+
+def test_degradation_after_a_drift_retraining_waits_for_the_same_cooldown(instance) -> None:
+    # given a retraining requested for a drift report just now
+    report(instance, "b1.csv", drift=True)
+    first = retraining_tick(instance)
+    event = realized(instance, "b2.csv", degraded=True)
+    # when degraded realized errors arrive within the cooldown, then they wait
+    waiting = retraining_tick(instance, cursor=first.cursor)
+    assert isinstance(waiting, dg.SkipReason), "within the cooldown: skip"
+    assert "cooldown" in waiting.skip_message, waiting.skip_message
+    # and once the cooldown has passed they are handled by one run
+    earlier = RetrainCursor(RetrainCursor.parse(first.cursor).storage_id, time.time() - COOLDOWN)
+    (request,) = retraining_tick(instance, cursor=earlier.dump()).run_requests
+    assert request.run_key == f"drift-{event}"
+    assert request.tags["bh_pricing/drift_evidence"] == "realized_errors", request.tags
+
+
+def test_a_tick_reading_part_of_the_new_events_skips_none(instance, monkeypatch) -> None:
+    # given more new drift reports than one tick reads, and realized errors around them
+    monkeypatch.setattr(retraining, "FETCH_LIMIT", 2)
+    realized(instance, "b1.csv", degraded=False)
+    for batch in ("b1.csv", "b2.csv", "b3.csv"):
+        report(instance, batch, drift=False)
+    last = realized(instance, "b3.csv", degraded=True)
+    # when the sensor ticks twice
+    first = retraining_tick(instance)
+    assert not first.run_requests, "the degraded batch lies beyond what the first tick read"
+    second = retraining_tick(instance, cursor=first.cursor)
+    # then the degraded realized errors are not skipped
+    (request,) = second.run_requests
+    assert request.run_key == f"drift-{last}"
+    assert RetrainCursor.parse(second.cursor).storage_id == last
