@@ -3,8 +3,11 @@
 A user who does not adopt bh-pricing would fit LightGBM or CatBoost on the same columns: raw
 latitude/longitude, neighborhood as a native categorical feature, log price as the target (both
 libraries are scored on the same held-out split as our candidates, in BRL). Each peer gets the
-budget of the ``ridge`` candidate's search: 27 parameter sets (seeded random draws from the grid
-below), each scored by 5-fold CV RMSE on the training rows, the best refitted on all of them.
+search budget of our candidates (``TRIALS``, the largest ``CandidateSpec.search_trials``: the 27
+parameter sets of ``ridge``'s grid; the tree candidates search nothing when they fit): as many
+parameter sets (seeded random draws from the grid below), each scored by the same K-fold CV RMSE
+on the same rows as ``fit_candidate`` scores its trials (at most ``SEARCH_MAX_ROWS`` training
+rows), the best refitted on all training rows.
 ``lightgbm (issue)`` is the untuned configuration the issue compares with (2,000 trees, learning
 rate 0.02, row and feature subsampling 0.8).
 
@@ -24,7 +27,10 @@ import pandas as pd
 from sklearn.metrics import root_mean_squared_error
 from sklearn.model_selection import KFold, ParameterSampler
 
-TRIALS = 27
+from bh_pricing.core.evaluation import bounded_sample
+from bh_pricing.core.models import CANDIDATES, SEARCH_MAX_ROWS
+
+TRIALS = max(spec.search_trials for spec in CANDIDATES.values())
 CATEGORICAL = "neighborhood"
 
 
@@ -145,17 +151,21 @@ def tune(
 ) -> TunedPeer:
     """Seeded random search: ``trials`` parameter sets, each scored by K-fold CV RMSE (BRL).
 
-    A plain loop rather than ``RandomizedSearchCV``: CatBoost estimators do not survive
+    The folds are those of ``fit_candidate``'s search: cut (``KFold``, shuffled with ``seed``)
+    from at most ``SEARCH_MAX_ROWS`` rows (``bounded_sample``); the best set is refitted on all of
+    ``X``. A plain loop rather than ``RandomizedSearchCV``: CatBoost estimators do not survive
     scikit-learn's ``clone``. The same folds score every trial. Raises ``ValueError`` when
     ``trials`` < 1.
     """
-    splits = list(KFold(folds, shuffle=True, random_state=seed).split(X))
+    X_search, y_search, _ = bounded_sample(X, y, SEARCH_MAX_ROWS, seed)
+    splits = list(KFold(folds, shuffle=True, random_state=seed).split(X_search))
     best: tuple[float, float, dict[str, Any]] | None = None
     for params in ParameterSampler(peer.space, trials, random_state=seed):
         scores = []
         for train, test in splits:
-            model = peer.build(**params).fit(X.iloc[train], y.iloc[train])
-            scores.append(root_mean_squared_error(y.iloc[test], model.predict(X.iloc[test])))
+            model = peer.build(**params).fit(X_search.iloc[train], y_search.iloc[train])
+            predicted = model.predict(X_search.iloc[test])
+            scores.append(root_mean_squared_error(y_search.iloc[test], predicted))
         if best is None or np.mean(scores) < best[0]:
             best = (float(np.mean(scores)), float(np.std(scores)), params)
     if best is None:

@@ -128,6 +128,11 @@ class CandidateSpec:
     params: dict[str, Any] = field(default_factory=dict)
     search_grid: dict[str, list[Any]] = field(default_factory=dict)
 
+    @property
+    def search_trials(self) -> int:
+        """Parameter sets ``fit_candidate`` scores by K-fold CV (the grid's size; 0 = no search)."""
+        return len(ParameterGrid(self.search_grid)) if self.search_grid else 0
+
 
 CANDIDATES: dict[str, CandidateSpec] = {
     spec.name: spec

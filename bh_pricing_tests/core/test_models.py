@@ -39,8 +39,16 @@ def test_search_returns_the_best_trial_and_its_table(listings):
     fitted = fit_candidate(CANDIDATES["ridge"], listings, folds=3)
     table = fitted.search_results
     assert table is not None
-    assert len(table) == 27
+    assert len(table) == CANDIDATES["ridge"].search_trials == 27
     assert table["cv_rmse"].is_monotonic_increasing
     best = table.iloc[0]
     assert fitted.params["alpha"] == best["alpha"]
     assert fitted.params["min_frequency"] == best["min_frequency"]
+
+
+@pytest.mark.parametrize("name", ["baseline", "gradient_boosting", "comparables"])
+def test_candidates_without_a_grid_search_nothing(listings, name):
+    spec = CANDIDATES[name]
+    fitted = fit_candidate(spec, listings.iloc[:200], folds=3)
+    assert spec.search_trials == 0
+    assert fitted.search_results is None
