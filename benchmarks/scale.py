@@ -52,6 +52,7 @@ from bh_pricing.core.spatial import SPATIAL_COLUMNS, SpatialPriceLevel, planar_m
 from bh_pricing.serving import handler, lambda_handler
 from bh_pricing.serving.bundle import export_bundle
 from bh_pricing.serving.service import PricingService, ServingSettings
+from bh_pricing.serving.smoke_endpoints import predict_event
 
 TARGET_SECONDS_1M = 15 * 60
 TARGET_PEAK_GB = 8.0
@@ -170,9 +171,14 @@ def one_size(n: int, bundle_only: bool) -> dict[str, Any]:
 def handler_p50(tmp: Path, X_test: pd.DataFrame, requests: int = 500) -> float:
     """Warm p50 in ms of a 1-row POST /predict through the Lambda handler."""
     row = X_test.head(1).astype(object).where(X_test.head(1).notna(), None).to_dict("records")[0]
-    event = {"httpMethod": "POST", "path": "/predict", "body": json.dumps(row)}
+    # The event API Gateway (HTTP API v2) sends for POST /predict, as the smoke check sends it:
+    # an incomplete event would be taken for a warmer and never reach the model.
+    event = predict_event([row])
     settings = ServingSettings(str(tmp / "bundles"), str(tmp / "log"), retry_seconds=0)
     lambda_handler.reset_service(PricingService(settings))
+    answer = handler(event, None)
+    if answer.get("statusCode") != 200 or '"prices"' not in answer.get("body", ""):
+        raise RuntimeError(f"the handler did not price the row: {answer}")
     for _ in range(50):
         handler(event, None)
     times = []
