@@ -26,6 +26,7 @@ from bh_pricing.assets.registry import champion_model
 from bh_pricing.assets.serving import serving_bundle
 from bh_pricing.assets.training import CANDIDATE_ASSETS
 from bh_pricing.resources import MonitoringSettings
+from bh_pricing.sensors.cadence import EVERY_DAEMON_PASS
 
 RETRAINING_SELECTION = dg.AssetSelection.assets(
     "train_listings", "test_listings", *CANDIDATE_ASSETS, champion_model, serving_bundle
@@ -133,7 +134,7 @@ def is_evidence(record: dg.EventLogRecord) -> bool:
 
 @dg.sensor(
     job=retrain_on_drift,
-    minimum_interval_seconds=5,
+    minimum_interval_seconds=EVERY_DAEMON_PASS,
     default_status=dg.DefaultSensorStatus.RUNNING,
 )
 def retraining_sensor(

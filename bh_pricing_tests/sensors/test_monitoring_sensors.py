@@ -9,7 +9,7 @@ import pytest
 from bh_pricing.core.models import CANDIDATES
 from bh_pricing.resources import MonitoringSettings
 from bh_pricing.sensors import retraining
-from bh_pricing.sensors.landing import landing_sensor
+from bh_pricing.sensors.landing import check_market_batch, landing_sensor
 from bh_pricing.sensors.retraining import RetrainCursor, retrain_on_drift, retraining_sensor
 
 COOLDOWN = 600.0
@@ -154,6 +154,27 @@ def graph():
 def test_sensors_run_by_default() -> None:
     for sensor in (landing_sensor, retraining_sensor):
         assert sensor.default_status == dg.DefaultSensorStatus.RUNNING, f"{sensor.name} on"
+
+
+def test_sensors_tick_on_every_pass_of_the_daemon_loop() -> None:
+    # The daemon skips a sensor whose last tick started less than its minimum interval ago; a
+    # minimum equal to the loop's period would skip every other pass (a tick every 10 s).
+    from dagster._daemon.sensor import MIN_INTERVAL_LOOP_TIME
+
+    for sensor in (landing_sensor, retraining_sensor):
+        assert sensor.minimum_interval_seconds < MIN_INTERVAL_LOOP_TIME, sensor.name
+
+
+def test_the_drift_check_runs_its_steps_in_the_runs_own_process() -> None:
+    job = graph_job(check_market_batch.name)
+    assert job.executor_def.name == dg.in_process_executor.name
+    assert graph_job(retrain_on_drift.name).executor_def.name == "multiprocess"
+
+
+def graph_job(name: str) -> dg.JobDefinition:
+    from bh_pricing.definitions import defs
+
+    return defs().resolve_job_def(name)
 
 
 def test_degraded_realized_errors_request_a_retraining_with_their_evidence(instance) -> None:
