@@ -7,12 +7,13 @@ Retraining is a run of the graph's own assets (``retrain_on_drift``): ``train_li
 bundle follows it in the same run.
 
 Evidence is a ``drift_report`` materialization with ``drift_detected`` or a ``realized_errors``
-one with ``degraded``, both True. The cursor (kept by the Dagster instance, so it survives
-restarts) holds the last materialization of either handled (event storage ids are global to the
-instance, so one id orders both) and when a retraining was last requested. Within the cooldown,
-evidence waits; after it, one run is requested for the latest, with every waiting piece of
-evidence in its tags. ``run_key`` is the evidence's event id, so one result never launches two
-runs.
+one with ``degraded``, both True, read once the run that wrote it has finished (so the two
+results of one check run are one piece of evidence). The cursor (kept by the Dagster instance,
+so it survives restarts) holds the last materialization of either handled (event storage ids are
+global to the instance, so one id orders both) and when a retraining was last requested.
+Within the cooldown, evidence waits; after it, one run is requested for the latest, with every
+waiting piece of evidence in its tags. ``run_key`` is the evidence's event id, so one result
+never launches two runs.
 """
 
 import json
@@ -105,12 +106,26 @@ def evidence_tags(drifted: list[dg.EventLogRecord]) -> dict[str, str]:
     }
 
 
-def new_evidence_records(
-    instance: dg.DagsterInstance, after_storage_id: int
-) -> list[dg.EventLogRecord]:
+@dataclass(frozen=True)
+class NewEvidence:
+    """The new evidence events a tick may handle, in event order, and the run whose events wait
+    because it has not finished (None when none waits)."""
+
+    records: list[dg.EventLogRecord]
+    waiting_for_run: str | None = None
+
+
+def new_evidence_records(instance: dg.DagsterInstance, after_storage_id: int) -> NewEvidence:
     """Materializations of ``drift_report`` and ``realized_errors`` after the cursor, in event
-    order. When either asset has more than ``FETCH_LIMIT`` new ones, only the events up to the
-    last one read of it are returned, so none is skipped."""
+    order, up to the first one written by a run that has not finished yet.
+
+    A check run writes ``drift_report`` and ``realized_errors`` a moment apart: a tick between
+    the two would request a retraining for the first and leave the second waiting for the
+    cooldown, which would then launch a second retraining for the same batch. Waiting for the
+    run to finish gives one retraining with both as evidence. Runless events (reported from
+    outside a run) count as finished. When either asset has more than ``FETCH_LIMIT`` new
+    events, only the events up to the last one read of it are returned, so none is skipped.
+    """
     records: list[dg.EventLogRecord] = []
     horizon: int | None = None
     for key in EVIDENCE_FLAGS:
@@ -124,7 +139,15 @@ def new_evidence_records(
             last = result.records[-1].storage_id
             horizon = last if horizon is None else min(horizon, last)
     records.sort(key=lambda r: r.storage_id)
-    return [r for r in records if horizon is None or r.storage_id <= horizon]
+    read = [r for r in records if horizon is None or r.storage_id <= horizon]
+    finished: dict[str, bool] = {}
+    for index, record in enumerate(read):
+        if record.run_id not in finished:
+            run = instance.get_run_by_id(record.run_id) if record.run_id else None
+            finished[record.run_id] = run is None or run.is_finished
+        if not finished[record.run_id]:
+            return NewEvidence(read[:index], waiting_for_run=record.run_id)
+    return NewEvidence(read)
 
 
 def is_evidence(record: dg.EventLogRecord) -> bool:
@@ -142,9 +165,11 @@ def retraining_sensor(
 ) -> dg.SensorResult | dg.SkipReason:
     """Request a retraining for the latest evidence of drift, at most once per cooldown."""
     cursor = RetrainCursor.parse(context.cursor)
-    records = new_evidence_records(context.instance, cursor.storage_id)
+    new = new_evidence_records(context.instance, cursor.storage_id)
+    records = new.records
     if not records:
-        return dg.SkipReason("no new drift report or realized errors")
+        waiting = "" if new.waiting_for_run is None else f" (run {new.waiting_for_run} running)"
+        return dg.SkipReason(f"no new drift report or realized errors from a finished run{waiting}")
     drifted = [r for r in records if is_evidence(r)]
     handled = RetrainCursor(records[-1].storage_id, cursor.requested_at)
     if not drifted:

@@ -5,6 +5,9 @@ import time
 
 import dagster as dg
 import pytest
+from dagster._core.events import DagsterEvent, DagsterEventType, StepMaterializationData
+from dagster._core.storage.dagster_run import DagsterRunStatus
+from dagster._core.test_utils import create_run_for_test
 
 from bh_pricing.core.models import CANDIDATES
 from bh_pricing.resources import MonitoringSettings
@@ -231,6 +234,61 @@ def test_degradation_after_a_drift_retraining_waits_for_the_same_cooldown(instan
     (request,) = retraining_tick(instance, cursor=earlier.dump()).run_requests
     assert request.run_key == f"drift-{event}"
     assert request.tags["bh_pricing/drift_evidence"] == "realized_errors", request.tags
+
+
+def materialize_in_run(instance, run_id: str, key: str, batch: str, **metadata) -> int:
+    """Record a materialization of ``key`` for ``batch`` written by run ``run_id``; its id."""
+    instance.add_dynamic_partitions("market_batches", [batch])
+    materialization = dg.AssetMaterialization(key, partition=batch, metadata=metadata)
+    event = DagsterEvent(
+        event_type_value=DagsterEventType.ASSET_MATERIALIZATION.value,
+        job_name=check_market_batch.name,
+        event_specific_data=StepMaterializationData(materialization),
+    )
+    instance.report_dagster_event(event, run_id=run_id)
+    return instance.fetch_materializations(dg.AssetKey(key), limit=1).records[0].storage_id
+
+
+def test_evidence_waits_for_its_check_run_to_finish_and_gives_one_run(instance) -> None:
+    # given a check run still going on, which has written a drifted report but not yet its
+    # degraded realized errors
+    run = create_run_for_test(
+        instance, job_name=check_market_batch.name, status=DagsterRunStatus.STARTED
+    )
+    materialize_in_run(instance, run.run_id, "drift_report", "b1.csv", drift_detected=True)
+    # when the sensor ticks, then it waits, and its cursor does not move past the run's events
+    waiting = retraining_tick(instance)
+    assert isinstance(waiting, dg.SkipReason), "evidence of an unfinished run waits"
+    assert f"finished run (run {run.run_id} running)" in waiting.skip_message, waiting.skip_message
+    # and once the run has written both and finished
+    event = materialize_in_run(instance, run.run_id, "realized_errors", "b1.csv", degraded=True)
+    instance.handle_run_event(
+        run.run_id,
+        DagsterEvent(
+            event_type_value=DagsterEventType.RUN_SUCCESS.value, job_name=check_market_batch.name
+        ),
+    )
+    result = retraining_tick(instance)
+    # then one retraining carries both, and nothing is left to wait for the cooldown
+    (request,) = result.run_requests
+    assert request.run_key == f"drift-{event}"
+    assert request.tags["bh_pricing/drift_reports"] == "b1.csv", request.tags
+    assert request.tags["bh_pricing/degraded_batches"] == "b1.csv", request.tags
+    assert RetrainCursor.parse(result.cursor).storage_id == event
+
+
+def test_evidence_after_an_unfinished_run_waits_with_it(instance) -> None:
+    # given a finished drifted report, then one from a run still going on, then a runless one
+    first = report(instance, "b1.csv", drift=True)
+    run = create_run_for_test(
+        instance, job_name=check_market_batch.name, status=DagsterRunStatus.STARTED
+    )
+    materialize_in_run(instance, run.run_id, "drift_report", "b2.csv", drift_detected=True)
+    report(instance, "b3.csv", drift=True)
+    # when the sensor ticks, then only the evidence before the unfinished run is handled
+    (request,) = retraining_tick(instance).run_requests
+    assert request.run_key == f"drift-{first}"
+    assert request.tags["bh_pricing/drift_reports"] == "b1.csv", request.tags
 
 
 def test_a_tick_reading_part_of_the_new_events_skips_none(instance, monkeypatch) -> None:
