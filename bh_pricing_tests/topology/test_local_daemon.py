@@ -113,6 +113,8 @@ def test_two_shifted_batches_retrain_the_graph_and_the_served_champion_follows(
         retraining = sensor_launched_retraining(local_stack, batch, record_property)
         wait_for_success(local_stack, retraining)
         champions.append(assert_one_truth(local_stack, retraining))
+        _, decided = local_stack.dagster.latest_metadata("champion_model")
+        record_property(f"{batch}: decision", decided["decision"])
         # the training data holds every batch landed so far
         _, training = local_stack.dagster.latest_metadata("train_listings")
         assert training["batches"] == ", ".join(keys), training
