@@ -39,6 +39,7 @@ import pandas as pd
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bh_pricing.constants import CHAMPION_ALIAS, REGISTERED_MODEL_NAME
+from bh_pricing.core.sample import DEFAULT_ROWS
 from bh_pricing_tests.topology.drift_loop import (
     LANDING_SENSOR,
     RETRAINING_SENSOR,
@@ -125,11 +126,22 @@ def main() -> None:
     parser.add_argument("--batches", type=int, default=2, help="shifted batches to land")
     parser.add_argument("--target", type=float, default=TARGET_SECONDS, help="seconds")
     parser.add_argument("--keep", action="store_true", help="keep the temporary homes and logs")
+    parser.add_argument(
+        "--rows",
+        type=int,
+        default=DEFAULT_ROWS,
+        help="generated raw listings the production line trains on (default: the real file's size)",
+    )
+    parser.add_argument("--raw", help="train the production line on this raw CSV instead")
     args = parser.parse_args()
+    settings = {
+        **SETTINGS,
+        **({"BH_PRICING_RAW_URI": str(Path(args.raw).resolve())} if args.raw else {}),
+    }
 
     root = Path(tempfile.mkdtemp(prefix="bh_pricing_retraining_"))
     try:
-        with running_local_stack(root, SETTINGS) as stack:
+        with running_local_stack(root, settings, raw_rows=args.rows) as stack:
             materialize_production_line(stack)
             rows = [
                 measure(stack, f"market-bench-{i + 1:02d}.csv", 1.4 ** (i + 1), seed=101 + i)

@@ -11,6 +11,7 @@ import argparse
 import sys
 from collections.abc import Mapping
 
+import dagster as dg
 import mlflow
 from mlflow.entities.model_registry import ModelVersion
 from mlflow.exceptions import MlflowException
@@ -22,6 +23,7 @@ from mlflow.protos.databricks_pb2 import (
 from mlflow.tracking import MlflowClient
 
 from bh_pricing.constants import CHALLENGER_ALIAS, CHAMPION_ALIAS, REGISTERED_MODEL_NAME
+from bh_pricing.resources import build_resources
 
 _NOT_FOUND = ErrorCode.Name(RESOURCE_DOES_NOT_EXIST)
 _ALREADY_EXISTS = ErrorCode.Name(RESOURCE_ALREADY_EXISTS)
@@ -143,15 +145,17 @@ def promote(client: MlflowClient, version: str, name: str = REGISTERED_MODEL_NAM
 def main(argv: list[str] | None = None) -> int:
     """``promote <version>`` or ``show``: manage the champion alias of ``bh-pricing``."""
     parser = argparse.ArgumentParser(prog="python -m bh_pricing.io.registry")
-    parser.add_argument("--tracking-uri", help="MLflow tracking URI (default: MLFLOW_TRACKING_URI)")
+    parser.add_argument(
+        "--tracking-uri",
+        help="MLflow tracking URI (default: the deployment's, as the pipeline uses it: "
+        "MLFLOW_TRACKING_URI, or locally sqlite:///$BH_PRICING_HOME/mlflow/mlflow.db)",
+    )
     commands = parser.add_subparsers(dest="command", required=True)
     promote_cmd = commands.add_parser("promote", help="make a version the champion")
     promote_cmd.add_argument("version")
     commands.add_parser("show", help="print the champion and challenger versions")
     args = parser.parse_args(argv)
-    if args.tracking_uri:
-        mlflow.set_tracking_uri(args.tracking_uri)
-    client = MlflowClient()
+    client = _client(args.tracking_uri)
     try:
         if args.command == "promote":
             promote(client, args.version)
@@ -161,6 +165,16 @@ def main(argv: list[str] | None = None) -> int:
     except MlflowException as exc:
         print(f"error: MLflow at {mlflow.get_tracking_uri()} failed: {exc}", file=sys.stderr)
     return 1
+
+
+def _client(tracking_uri: str | None) -> MlflowClient:
+    """A client of ``tracking_uri``, or of the MLflow the deployment's resources point at
+    (``build_resources``), so the command reads the registry the pipeline writes to."""
+    if tracking_uri:
+        mlflow.set_tracking_uri(tracking_uri)
+        return MlflowClient()
+    with dg.build_resources({"mlflow": build_resources()["mlflow"]}) as resources:
+        return resources.mlflow.client()
 
 
 def _show(client: MlflowClient) -> int:

@@ -1,4 +1,5 @@
-"""What the graph left behind, in a few lines: the champion, its scores, the served bundle.
+"""What the graph left behind, in a few lines: the champion, its scores and holdout metrics,
+the served bundle.
 
 ``make run`` ends with ``python -m bh_pricing.lifecycle.summary``; it reads the same resource set
 as the code location (``BH_PRICING_ENV``).
@@ -18,7 +19,8 @@ from bh_pricing.serving.runtime import read_current
 
 
 def summary_lines(client: MlflowClient, bundles_uri: str) -> list[str]:
-    """Champion (version, candidate, trigger, scores, decision), challenger, published bundle."""
+    """Champion (version, candidate, trigger, scores, decision, holdout metrics), challenger,
+    published bundle."""
     champion = registry.version_by_alias(client, CHAMPION_ALIAS)
     if champion is None:
         return [f"{REGISTERED_MODEL_NAME}: no {CHAMPION_ALIAS} yet"]
@@ -29,6 +31,9 @@ def summary_lines(client: MlflowClient, bundles_uri: str) -> list[str]:
         f"  score {tags.get('candidate_score', '?')} vs previous champion "
         f"{tags.get('champion_score', '?')}: {tags.get('decision_reason', '?')}",
     ]
+    if champion.run_id:
+        tested = holdout_metrics(client.get_run(champion.run_id).data.metrics)
+        lines += [f"  test_listings: {tested}"] if tested else []
     challenger = registry.version_by_alias(client, CHALLENGER_ALIAS)
     if challenger is not None:
         lines.append(
@@ -42,6 +47,17 @@ def summary_lines(client: MlflowClient, bundles_uri: str) -> list[str]:
         f"(published {current.published_at})"
     )
     return lines
+
+
+def holdout_metrics(metrics: dict[str, float]) -> str:
+    """The run's ``test_*`` metrics in a line: RMSE and MAE in BRL, MAPE in %, R²."""
+    shown = {
+        "test_rmse": lambda v: f"RMSE {v:,.0f} BRL",
+        "test_mae": lambda v: f"MAE {v:,.0f} BRL",
+        "test_mape": lambda v: f"MAPE {v:.1%}",
+        "test_r2": lambda v: f"R² {v:.3f}",
+    }
+    return ", ".join(fmt(metrics[key]) for key, fmt in shown.items() if key in metrics)
 
 
 def main() -> int:

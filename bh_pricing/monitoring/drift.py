@@ -82,7 +82,9 @@ DEFAULT_WEIGHTS: Final[Mapping[str, float]] = {
 
 
 class PriceModel(Protocol):
-    """Anything that prices listings: ``predict(features)`` returns BRL prices."""
+    """Anything that prices listings: ``predict(features)`` returns one BRL price per listing
+    (a 1-D array). A loaded ``bh-pricing`` pyfunc returns a frame (price and interval): wrap it
+    in ``bh_pricing.io.model_logging.PriceOnly``."""
 
     def predict(self, X: pd.DataFrame) -> np.ndarray: ...
 
@@ -350,10 +352,17 @@ def _per_m2(frame: pd.DataFrame) -> pd.Series:
 
 
 def log_ratio(frame: pd.DataFrame, model: PriceModel) -> np.ndarray:
-    """log(price / prediction) per row; positive = the model under-prices."""
+    """log(price / prediction) per row; positive = the model under-prices.
+
+    Raises ValueError when the model does not return one positive, finite price per listing.
+    """
     predicted = np.asarray(model.predict(frame.loc[:, list(FEATURE_COLUMNS)]), dtype=float)
     if predicted.shape != (len(frame),):
-        raise ValueError(f"model returned shape {predicted.shape} for {len(frame)} listings")
+        raise ValueError(
+            f"model returned shape {predicted.shape} for {len(frame)} listings; expected one "
+            "price per listing (wrap a loaded bh-pricing pyfunc, which returns price and "
+            "interval columns, in bh_pricing.io.model_logging.PriceOnly)"
+        )
     bad = ~np.isfinite(predicted) | (predicted <= 0)
     if bad.any():
         raise ValueError(f"model returned {int(bad.sum())} non-positive or non-finite price(s)")

@@ -7,9 +7,8 @@ import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
 
-from bh_pricing.constants import FEATURE_COLUMNS
 from bh_pricing.core.plots import png_markdown
-from bh_pricing.monitoring.drift import PriceModel
+from bh_pricing.monitoring.drift import PriceModel, log_ratio
 from bh_pricing.monitoring.realized import RealizedErrors
 from bh_pricing.monitoring.report import DRIFT, IMMATERIAL, INSUFFICIENT, DriftReport
 
@@ -38,10 +37,7 @@ def drift_chart(
     axes[0].legend()
     _neighborhood_panel(axes[1], series)
     if model is not None:
-        ratios = {
-            k: np.log(f["price"] / model.predict(f.loc[:, list(FEATURE_COLUMNS)]))
-            for k, f in series.items()
-        }
+        ratios = {k: log_ratio(f, model) for k, f in series.items()}
         axes[2].hist(list(ratios.values()), bins=30, density=True, label=list(ratios), alpha=0.7)
         axes[2].axvline(0, color="black", linewidth=1)
         axes[2].set(xlabel="log(price / prediction)", title="model error")

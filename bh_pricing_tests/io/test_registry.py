@@ -130,6 +130,24 @@ def test_no_model_or_no_alias_yet_is_no_champion(store, capsys) -> None:
     assert capsys.readouterr().out == "champion: -\nchallenger: -\n"
 
 
+def test_show_reads_the_registry_the_pipeline_writes_to_by_default(
+    bh_home, monkeypatch, tmp_path, capsys
+) -> None:
+    # given a version registered as champion in the local deployment's default store, and a
+    # working directory where MLflow's own default (./mlflow.db) would be an empty store
+    uri = f"sqlite:///{bh_home / 'mlflow' / 'mlflow.db'}"
+    (bh_home / "mlflow").mkdir(parents=True)
+    client = MlflowClient(uri, uri)
+    version = register_run(client)
+    client.set_registered_model_alias(NAME, CHAMPION_ALIAS, version)
+    monkeypatch.chdir(tmp_path)
+    # when `show` runs with neither --tracking-uri nor MLFLOW_TRACKING_URI
+    assert registry.main(["show"]) == 0
+    # then it shows that champion, and created no store of its own
+    assert capsys.readouterr().out.startswith(f"champion: version {version} ("), "default store"
+    assert not (tmp_path / "mlflow.db").exists()
+
+
 def test_a_model_created_by_another_process_meanwhile_is_registered_into(store) -> None:
     # given a client that finds no model, while another process creates it just then
     client, other = MlflowClient(), MlflowClient()

@@ -13,6 +13,7 @@ from bh_pricing.core.cleaning import clean_listings
 from bh_pricing.core.models import CANDIDATES, fit_candidate
 from bh_pricing.core.sample import generate_raw_listings
 from bh_pricing.core.shift import shift_prices
+from bh_pricing.io.model_logging import PriceOnly
 from bh_pricing.monitoring import (
     DRIFT,
     IMMATERIAL,
@@ -236,6 +237,21 @@ def test_bad_model_output_is_an_error(split: Split) -> None:
 
     with pytest.raises(ValueError, match="non-positive"):
         detect_drift(split.reference, split.current, Broken())
+
+
+def test_a_model_returning_a_frame_is_an_error_naming_the_adapter(split: Split, model) -> None:
+    # given a model that answers like the registered pyfunc: price and interval columns
+    class PriceAndInterval:
+        def predict(self, X: pd.DataFrame) -> pd.DataFrame:
+            prices = model.predict(X)
+            return pd.DataFrame({"price": prices, "interval_low": prices, "interval_high": prices})
+
+    with pytest.raises(ValueError, match=r"shape \(1000, 3\) .*PriceOnly"):
+        detect_drift(split.reference, split.current, PriceAndInterval())
+    # and wrapped in PriceOnly it is checked like the plain estimator
+    wrapped = detect_drift(split.reference, split.current, PriceOnly(PriceAndInterval()))
+    plain = detect_drift(split.reference, split.current, model)
+    pd.testing.assert_frame_equal(wrapped.to_frame(), plain.to_frame())
 
 
 def test_resamples_must_be_positive(split: Split) -> None:

@@ -60,17 +60,20 @@ class LocalStack(DagsterStack):
 
 
 @contextmanager
-def running_local_stack(root: Path, env: Mapping[str, str] | None = None) -> Iterator[LocalStack]:
+def running_local_stack(
+    root: Path, env: Mapping[str, str] | None = None, raw_rows: int = RAW_ROWS
+) -> Iterator[LocalStack]:
     """Start the code servers, then the webserver and the daemon; stop them all on exit.
 
-    ``env`` adds variables (a promotion policy, a cooldown) to every process.
+    The raw listings are ``raw_rows`` generated ones; ``env`` adds variables (a promotion policy,
+    a cooldown, another ``BH_PRICING_RAW_URI``) to every process.
     """
     ports = {name: free_port() for name in (*CODE_SERVERS, WEBSERVER)}
     dagster_home, home = root / "dagster_home", root / "bh_pricing_home"
     dagster_home.mkdir(parents=True)
     shutil.copy(LOCAL_INSTANCE, dagster_home / "dagster.yaml")
     raw = root / "raw_listings.csv"
-    generate_raw_listings(RAW_ROWS, seed=11).to_csv(raw, index=False)
+    generate_raw_listings(raw_rows, seed=11).to_csv(raw, index=False)
     stack = LocalStack(
         root=root,
         home=home,
