@@ -159,7 +159,8 @@ def main() -> None:
     print(f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} at the end")
     print(
         f"sensor minimum intervals: {LANDING_SENSOR} {intervals[LANDING_SENSOR]} s, "
-        f"{RETRAINING_SENSOR} {intervals[RETRAINING_SENSOR]} s"
+        f"{RETRAINING_SENSOR} {intervals[RETRAINING_SENSOR]} s (under 5 s: a tick on every pass "
+        "of the daemon's 5 s sensor loop)"
     )
     print("seconds since the file landed:")
     print()
