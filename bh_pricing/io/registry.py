@@ -155,7 +155,11 @@ def main(argv: list[str] | None = None) -> int:
     promote_cmd.add_argument("version")
     commands.add_parser("show", help="print the champion and challenger versions")
     args = parser.parse_args(argv)
-    client = _client(args.tracking_uri)
+    try:
+        client = _client(args.tracking_uri)
+    except dg.DagsterInvalidConfigError as exc:
+        print(f"error: the deployment's MLflow settings: {exc}", file=sys.stderr)
+        return 1
     try:
         if args.command == "promote":
             promote(client, args.version)

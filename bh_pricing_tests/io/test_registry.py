@@ -148,6 +148,18 @@ def test_show_reads_the_registry_the_pipeline_writes_to_by_default(
     assert not (tmp_path / "mlflow.db").exists()
 
 
+def test_a_deployment_missing_its_mlflow_settings_exits_1_naming_them(
+    bh_home, monkeypatch, capsys
+) -> None:
+    monkeypatch.setenv("BH_PRICING_ENV", "prod")
+    monkeypatch.delenv("BH_PRICING_MLFLOW_UI_URL", raising=False)
+    assert registry.main(["show"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("error: the deployment's MLflow settings"), err
+    assert "MLFLOW_TRACKING_URI" in err
+    assert "Traceback" not in err
+
+
 def test_a_model_created_by_another_process_meanwhile_is_registered_into(store) -> None:
     # given a client that finds no model, while another process creates it just then
     client, other = MlflowClient(), MlflowClient()
