@@ -136,7 +136,10 @@ def test_several_drifted_batches_give_one_run_for_the_latest(instance) -> None:
 
 def test_retraining_re_materializes_the_graphs_own_assets() -> None:
     # given the job the retraining sensor launches
-    keys = {k.to_user_string() for k in retrain_on_drift.selection.resolve(graph())}
+    keys = {
+        k.to_user_string()
+        for k in retrain_on_drift.selection.resolve(definitions().resolve_asset_graph())
+    }
     # then it is the training data, every candidate, the champion and the bundle: no copy
     assert keys == {
         "train_listings",
@@ -146,12 +149,6 @@ def test_retraining_re_materializes_the_graphs_own_assets() -> None:
         "serving_bundle",
     }, keys
     assert retraining_sensor.job_name == retrain_on_drift.name
-
-
-def graph():
-    from bh_pricing.definitions import defs
-
-    return defs().resolve_asset_graph()
 
 
 def test_sensors_run_by_default() -> None:
@@ -169,15 +166,16 @@ def test_sensors_tick_on_every_pass_of_the_daemon_loop() -> None:
 
 
 def test_the_drift_check_runs_its_steps_in_the_runs_own_process() -> None:
-    job = graph_job(check_market_batch.name)
+    job = definitions().resolve_job_def(check_market_batch.name)
     assert job.executor_def.name == dg.in_process_executor.name
-    assert graph_job(retrain_on_drift.name).executor_def.name == "multiprocess"
+    assert definitions().resolve_job_def(retrain_on_drift.name).executor_def.name == "multiprocess"
 
 
-def graph_job(name: str) -> dg.JobDefinition:
+def definitions() -> dg.Definitions:
+    """The code location's definitions, as Dagster loads them."""
     from bh_pricing.definitions import defs
 
-    return defs().resolve_job_def(name)
+    return defs()
 
 
 def test_degraded_realized_errors_request_a_retraining_with_their_evidence(instance) -> None:

@@ -27,6 +27,14 @@ def _log_lines(root: Path) -> list[dict[str, Any]]:
     ]
 
 
+def _wait_for_lines(root: Path, count: int, timeout: float = 10.0) -> None:
+    """Poll until the log under ``root`` holds ``count`` records or ``timeout`` passes (the
+    background flush takes the records from the buffer before it writes the file)."""
+    deadline = time.monotonic() + timeout
+    while len(_log_lines(root)) < count and time.monotonic() < deadline:
+        time.sleep(0.02)
+
+
 def test_each_prediction_is_logged_at_the_end_of_the_invocation(
     service: PricingService, savassi: dict, kaggle_row: dict, v1_event: Any, invoke: Any
 ) -> None:
@@ -115,10 +123,7 @@ def test_asgi_lifespan_flushes_when_due_and_at_shutdown(
         assert (service.log.pending, _log_lines(tmp_path / "log")) == (2, [])
         assert client.post("/predict", json=savassi).status_code == 200
         # then the background task writes the 3 records in one file, without another request
-        # (the buffer empties before the file is written: wait for the file)
-        deadline = time.monotonic() + 10
-        while len(_log_lines(tmp_path / "log")) < 3 and time.monotonic() < deadline:
-            time.sleep(0.02)
+        _wait_for_lines(tmp_path / "log", 3)
         assert len(_log_lines(tmp_path / "log")) == 3
         # and a record still buffered at shutdown is written by the lifespan's end
         assert client.post("/predict", json=savassi).status_code == 200
@@ -133,9 +138,7 @@ def test_asgi_background_flush_by_age(bundle_root: str, tmp_path: Path, savassi:
     service = PricingService(settings)
     with TestClient(create_app(service)) as client:
         assert client.post("/predict", json=savassi).status_code == 200
-        deadline = time.monotonic() + 10
-        while not _log_lines(tmp_path / "log") and time.monotonic() < deadline:
-            time.sleep(0.02)
+        _wait_for_lines(tmp_path / "log", 1)
         assert _log_lines(tmp_path / "log") != [], "written once 0.2 s old, with no new request"
 
 
